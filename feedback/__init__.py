@@ -1,0 +1,24 @@
+"""The feedback store: tables, engine and sessions, migrations, and the write API the bot calls."""
+
+from feedback.chatlog import log_turn, log_turns, start_conversation
+from feedback.db import Store, make_engine, pseudonymize
+from feedback.overview import StoreOverview, describe_store
+from feedback.ratings import record_feedback, record_feedback_batch, record_review
+from feedback.registry import activate, active_model_version, register_model_version
+
+__all__ = [
+    "Store",
+    "StoreOverview",
+    "activate",
+    "active_model_version",
+    "describe_store",
+    "log_turn",
+    "log_turns",
+    "make_engine",
+    "pseudonymize",
+    "record_feedback",
+    "record_feedback_batch",
+    "record_review",
+    "register_model_version",
+    "start_conversation",
+]

@@ -1,0 +1,138 @@
+"""The bot's side of the write API: start conversations and log turns, validated and atomic."""
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from feedback.db import pseudonymize
+from feedback.errors import InvalidTurn, UnknownConversation, validated
+from feedback.models import Conversation, Message, Role, TurnCreate
+
+
+def start_conversation(
+    session: Session,
+    *,
+    user_id: str,
+    client: str = "api",
+    training_consent: bool = True,
+    conversation_id: uuid.UUID | None = None,
+) -> Conversation:
+    """Open a conversation for `user_id` (stored only as a pseudonym)."""
+    conversation = Conversation(
+        user_pseudonym=pseudonymize(session, user_id),
+        client=client,
+        training_consent=training_consent,
+    )
+    if conversation_id is not None:
+        existing = session.get(Conversation, conversation_id)
+        if existing is not None:  # a retried start
+            return existing
+        conversation.id = conversation_id
+    session.add(conversation)
+    session.commit()
+    return conversation
+
+
+def log_turn(
+    session: Session,
+    *,
+    conversation_id: uuid.UUID,
+    answer: str,
+    prompt: str | None = None,
+    parent_id: uuid.UUID | None = None,
+    **details: Any,
+) -> tuple[Message | None, Message]:
+    """Log one exchange: the user's `prompt` and the bot's `answer` to it.
+
+    With `prompt=None` the answer regenerates an earlier one: `parent_id` is then the
+    user's message, and the new answer becomes a sibling of the old. `details` are the
+    other fields of `TurnCreate` (ids, model version, sampling, latency, token counts).
+    """
+    turn = validated(
+        TurnCreate,
+        InvalidTurn,
+        conversation_id=conversation_id,
+        answer=answer,
+        prompt=prompt,
+        parent_id=parent_id,
+        **details,
+    )
+    return log_turns(session, [turn])[0]
+
+
+def log_turns(
+    session: Session, turns: Sequence[TurnCreate]
+) -> list[tuple[Message | None, Message]]:
+    """Log several turns in one transaction; all are written or none.
+
+    A turn whose answer id is already stored is a retry and is not written twice.
+    """
+    _require_conversations(session, {turn.conversation_id for turn in turns})
+    already_logged = _existing_messages(session, {turn.answer_id for turn in turns})
+    known = _existing_messages(session, {turn.parent_id for turn in turns if turn.parent_id})
+    logged = []
+    for turn in turns:
+        if turn.answer_id in already_logged:
+            answer = already_logged[turn.answer_id]
+            logged.append((known.get(answer.parent_id), answer))
+            continue
+        prompt_message = _prompt_message(turn, known.get(turn.parent_id))
+        if prompt_message is not None:
+            session.add(prompt_message)
+            known[prompt_message.id] = prompt_message
+        answer = Message(
+            id=turn.answer_id,
+            conversation_id=turn.conversation_id,
+            parent_id=prompt_message.id if prompt_message else turn.parent_id,
+            role=Role.assistant,
+            content=turn.answer,
+            **turn.model_dump(
+                include={
+                    "model_version_id",
+                    "sampling",
+                    "latency_ms",
+                    "prompt_tokens",
+                    "completion_tokens",
+                }
+            ),
+        )
+        session.add(answer)
+        known[answer.id] = answer
+        logged.append((prompt_message, answer))
+    session.commit()
+    return logged
+
+
+def _prompt_message(turn: TurnCreate, parent: Message | None) -> Message | None:
+    if turn.parent_id is not None and parent is None:
+        raise InvalidTurn(f"parent message {turn.parent_id} does not exist")
+    if parent is not None and parent.conversation_id != turn.conversation_id:
+        raise InvalidTurn(f"parent message {parent.id} belongs to another conversation")
+    if turn.prompt is None:  # a regeneration: a new answer to an existing user message
+        if parent is None or parent.role != Role.user:
+            raise InvalidTurn("a regenerated answer needs parent_id: the user message it answers")
+        return None
+    if parent is not None and parent.role == Role.user:
+        raise InvalidTurn("a new prompt must follow an answer, not another user message")
+    return Message(
+        id=turn.prompt_id,
+        conversation_id=turn.conversation_id,
+        parent_id=turn.parent_id,
+        role=Role.user,
+        content=turn.prompt,
+    )
+
+
+def _require_conversations(session: Session, ids: set[uuid.UUID]) -> None:
+    found = set(session.exec(select(Conversation.id).where(col(Conversation.id).in_(ids))))
+    if missing := ids - found:
+        raise UnknownConversation(f"no conversation with id {', '.join(map(str, missing))}")
+
+
+def _existing_messages(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, Message]:
+    if not ids:
+        return {}
+    rows = session.exec(select(Message).where(col(Message.id).in_(ids)))
+    return {message.id: message for message in rows}

@@ -1,0 +1,107 @@
+"""The `tuneloop` command: every user-facing entry point, and the only place that prints."""
+
+import logging
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from feedback import describe_store
+from feedback.migrate import current_revision, head_revision, upgrade
+from tuneloop.settings import CONFIG_FILE_ENV, Settings, describe_settings
+from tuneloop.wiring import open_store
+
+app = typer.Typer(
+    help="tuneloop: a self-hosted chatbot that learns from its users' feedback.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+db_app = typer.Typer(help="Create, migrate and inspect the feedback store.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+console = Console()
+
+
+@app.callback()
+def main(
+    config: Annotated[
+        Path | None,
+        typer.Option(help=f"TOML settings file (default: ./tuneloop.toml; or ${CONFIG_FILE_ENV})."),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False,
+) -> None:
+    if config is not None:
+        os.environ[CONFIG_FILE_ENV] = str(config)
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create the schema, or migrate it to this version of tuneloop."""
+    settings = Settings()
+    store = open_store(settings)
+    before = current_revision(store.engine)
+    upgrade(store.engine)
+    after = current_revision(store.engine)
+    change = "already up to date" if before == after else f"{before or 'empty'} -> {after}"
+    console.print(f"{_safe_url(store)}: schema {change}")
+
+
+@db_app.command("info")
+def db_info() -> None:
+    """Show the database, its schema revision, row counts and the active model."""
+    _print_store_state(Settings())
+
+
+@app.command("config")
+def config_show(
+    markdown: Annotated[bool, typer.Option(help="Print the reference as Markdown.")] = False,
+) -> None:
+    """List every setting with its environment variable, current value and help."""
+    docs = describe_settings(Settings())
+    if markdown:
+        print("| setting | environment variable | default | description |")
+        print("|---|---|---|---|")
+        for doc in describe_settings(Settings.model_construct()):
+            print(f"| `{doc.key}` | `{doc.env_var}` | `{doc.value}` | {doc.description} |")
+        return
+    table = Table("setting", "env var", "value", "description")
+    for doc in docs:
+        table.add_row(doc.key, doc.env_var, str(doc.value), doc.description)
+    console.print(table)
+
+
+@app.command("demo")
+def demo() -> None:
+    """Run the main job on the embedded defaults: bring the store up and show its state."""
+    settings = Settings()
+    upgrade(open_store(settings).engine)
+    _print_store_state(settings)
+
+
+def _print_store_state(settings: Settings) -> None:
+    store = open_store(settings)
+    current, head = current_revision(store.engine), head_revision()
+    console.print(f"database  {_safe_url(store)}")
+    state = "up to date" if current == head else "run `tuneloop db upgrade`"
+    console.print(f"schema    {current or 'empty'} (code needs {head}: {state})")
+    if current is None:
+        return
+    with store.session() as session:
+        overview = describe_store(session)
+    table = Table("table", "rows")
+    for name, count in overview.row_counts.items():
+        table.add_row(name, f"{count:,}")
+    console.print(table)
+    active = overview.active_model
+    console.print(f"active model  {f'{active.name} ({active.path})' if active else 'none yet'}")
+    console.print(f"last message  {overview.last_message_at or 'none yet'}")
+
+
+def _safe_url(store) -> str:
+    return store.engine.url.render_as_string(hide_password=True)

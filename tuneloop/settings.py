@@ -1,0 +1,192 @@
+"""All of tuneloop's settings in one object: defaults < tuneloop.toml < TUNELOOP_* env vars."""
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_FILE_ENV = "TUNELOOP_CONFIG"
+DEFAULT_CONFIG_FILE = Path("tuneloop.toml")
+
+
+class StoreSettings(BaseModel):
+    url: str | None = Field(
+        default=None,
+        description="SQLAlchemy database URL, e.g. postgresql+psycopg://user@host/db. "
+        "Default: the SQLite file tuneloop.db in the data directory.",
+    )
+    pseudonym_key: SecretStr | None = Field(
+        default=None,
+        description="Secret that turns user ids into pseudonyms; every replica needs the same one. "
+        "Default: made once and kept in pseudonym.key in the data directory.",
+    )
+    echo_sql: bool = Field(default=False, description="Log every SQL statement.")
+
+
+class BotSettings(BaseModel):
+    model: str | None = Field(
+        default=None,
+        description="Model directory or hub id to serve. Default: the active model version.",
+    )
+    adapter: str | None = Field(
+        default=None, description="PEFT LoRA adapter directory to apply on top of the model."
+    )
+    system_prompt: str = Field(
+        default="You are the support assistant of Northwind Outfitters. "
+        "Answer briefly, accurately and politely.",
+        description="Persona and brand voice; always kept at the start of the prompt.",
+    )
+    context_tokens: int = Field(
+        default=512,
+        gt=0,
+        description="Prompt budget in tokens: the system prompt is always kept, "
+        "the oldest turns are dropped first.",
+    )
+    max_new_tokens: int = Field(default=64, gt=0, description="Default answer length limit.")
+    temperature: float = Field(
+        default=0.8, ge=0, description="Default sampling temperature; 0 is greedy decoding."
+    )
+    top_p: float = Field(default=0.95, gt=0, le=1, description="Default nucleus sampling mass.")
+    api_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="When set, API requests must carry one of these as a Bearer token.",
+    )
+
+
+class TrainerSettings(BaseModel):
+    schedule: str = Field(
+        default="0 3 * * *",
+        description="When the nightly job runs, as a crontab line (minute hour day month weekday).",
+    )
+    timezone: str = Field(default="UTC", description="Time zone of the schedule.")
+    toxicity_threshold: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="A pair whose chosen answer scores above this is dropped.",
+    )
+    identity_attack_threshold: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="A pair whose chosen answer attacks a group above this is dropped.",
+    )
+    replay_share: float = Field(
+        default=0.2, ge=0, le=1, description="Share of older pairs mixed into each night's data."
+    )
+    learning_rate: float = Field(default=5e-5, gt=0, description="DPO learning rate.")
+    beta: float = Field(
+        default=0.1, gt=0, description="DPO beta: how far the model may move from the reference."
+    )
+    num_train_epochs: float = Field(default=2, gt=0, description="Passes over each night's pairs.")
+    sft_weight: float = Field(
+        default=0.2,
+        ge=0,
+        description="Weight of the SFT term (likelihood of the chosen answer) added to the DPO "
+        "loss; it keeps the model from drifting. 0 turns it off.",
+    )
+    dpo_overrides: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Further trl.DPOConfig fields, passed through as they are.",
+    )
+
+
+class DashboardSettings(BaseModel):
+    operator_password_hash: SecretStr | None = Field(
+        default=None,
+        description="scrypt hash of the operators' password; without it the dashboard is closed.",
+    )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="TUNELOOP_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        nested_model_default_partial_update=True,
+    )
+
+    data_dir: Path = Field(
+        default=Path("var"),
+        description="Holds the SQLite file, models and dataset snapshots.",
+    )
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    bot: BotSettings = Field(default_factory=BotSettings)
+    trainer: TrainerSettings = Field(default_factory=TrainerSettings)
+    dashboards: DashboardSettings = Field(default_factory=DashboardSettings)
+
+    @property
+    def database_url(self) -> str:
+        return self.store.url or f"sqlite:///{self.data_dir / 'tuneloop.db'}"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def snapshots_dir(self) -> Path:
+        return self.data_dir / "snapshots"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls, config_file())
+
+
+def config_file() -> Path:
+    """The TOML file to read: $TUNELOOP_CONFIG (which must exist), else ./tuneloop.toml if there."""
+    named = os.environ.get(CONFIG_FILE_ENV)
+    if named is None:
+        return DEFAULT_CONFIG_FILE
+    if not Path(named).is_file():
+        raise FileNotFoundError(f"{CONFIG_FILE_ENV} names {named}, which is not a file")
+    return Path(named)
+
+
+class SettingDoc(BaseModel):
+    """One setting as the docs and `tuneloop config` show it."""
+
+    key: str
+    env_var: str
+    value: Any
+    description: str
+
+
+def describe_settings(settings: Settings) -> list[SettingDoc]:
+    """Every leaf setting with its env var and help text, read off the field definitions."""
+    docs = []
+    for name, field in Settings.model_fields.items():
+        section = getattr(settings, name)
+        if isinstance(section, BaseModel):
+            for key, sub_field in type(section).model_fields.items():
+                docs.append(
+                    SettingDoc(
+                        key=f"{name}.{key}",
+                        env_var=f"TUNELOOP_{name}__{key}".upper(),
+                        value=getattr(section, key),
+                        description=sub_field.description or "",
+                    )
+                )
+        else:
+            docs.append(
+                SettingDoc(
+                    key=name,
+                    env_var=f"TUNELOOP_{name}".upper(),
+                    value=section,
+                    description=field.description or "",
+                )
+            )
+    return docs
