@@ -1,1 +1,1 @@
-"""placeholder"""
+"""The operators' Streamlit dashboards: quality trends, review queue, training runs."""

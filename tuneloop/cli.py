@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -22,6 +23,7 @@ app = typer.Typer(
 db_app = typer.Typer(help="Create, migrate and inspect the feedback store.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 console = Console()
+error_console = Console(stderr=True)
 
 
 @app.callback()
@@ -43,7 +45,7 @@ def main(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create the schema, or migrate it to this version of tuneloop."""
-    settings = Settings()
+    settings = load_settings()
     store = open_store(settings)
     before = current_revision(store.engine)
     upgrade(store.engine)
@@ -55,7 +57,7 @@ def db_upgrade() -> None:
 @db_app.command("info")
 def db_info() -> None:
     """Show the database, its schema revision, row counts and the active model."""
-    _print_store_state(Settings())
+    _print_store_state(load_settings())
 
 
 @app.command("config")
@@ -63,7 +65,6 @@ def config_show(
     markdown: Annotated[bool, typer.Option(help="Print the reference as Markdown.")] = False,
 ) -> None:
     """List every setting with its environment variable, current value and help."""
-    docs = describe_settings(Settings())
     if markdown:
         print("| setting | environment variable | default | description |")
         print("|---|---|---|---|")
@@ -71,7 +72,7 @@ def config_show(
             print(f"| `{doc.key}` | `{doc.env_var}` | `{doc.value}` | {doc.description} |")
         return
     table = Table("setting", "env var", "value", "description")
-    for doc in docs:
+    for doc in describe_settings(load_settings()):
         table.add_row(doc.key, doc.env_var, str(doc.value), doc.description)
     console.print(table)
 
@@ -79,9 +80,23 @@ def config_show(
 @app.command("demo")
 def demo() -> None:
     """Run the main job on the embedded defaults: bring the store up and show its state."""
-    settings = Settings()
+    settings = load_settings()
     upgrade(open_store(settings).engine)
     _print_store_state(settings)
+
+
+def load_settings() -> Settings:
+    """The settings, or a readable message and exit code 2 when they are wrong."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "\n".join(
+            f"  {'.'.join(map(str, error['loc']))}: {error['msg']}" for error in exc.errors()
+        )
+        error_console.print(f"[red]Invalid settings:[/red]\n{problems}")
+    except FileNotFoundError as exc:
+        error_console.print(f"[red]{exc}[/red]")
+    raise typer.Exit(2)
 
 
 def _print_store_state(settings: Settings) -> None:

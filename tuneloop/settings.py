@@ -4,7 +4,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -16,7 +16,13 @@ CONFIG_FILE_ENV = "TUNELOOP_CONFIG"
 DEFAULT_CONFIG_FILE = Path("tuneloop.toml")
 
 
-class StoreSettings(BaseModel):
+class Section(BaseModel):
+    """A settings section; a misspelled key is an error, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class StoreSettings(Section):
     url: str | None = Field(
         default=None,
         description="SQLAlchemy database URL, e.g. postgresql+psycopg://user@host/db. "
@@ -30,7 +36,7 @@ class StoreSettings(BaseModel):
     echo_sql: bool = Field(default=False, description="Log every SQL statement.")
 
 
-class BotSettings(BaseModel):
+class BotSettings(Section):
     model: str | None = Field(
         default=None,
         description="Model directory or hub id to serve. Default: the active model version.",
@@ -60,7 +66,7 @@ class BotSettings(BaseModel):
     )
 
 
-class TrainerSettings(BaseModel):
+class TrainerSettings(Section):
     schedule: str = Field(
         default="0 3 * * *",
         description="When the nightly job runs, as a crontab line (minute hour day month weekday).",
@@ -98,7 +104,7 @@ class TrainerSettings(BaseModel):
     )
 
 
-class DashboardSettings(BaseModel):
+class DashboardSettings(Section):
     operator_password_hash: SecretStr | None = Field(
         default=None,
         description="scrypt hash of the operators' password; without it the dashboard is closed.",

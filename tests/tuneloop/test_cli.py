@@ -1,0 +1,67 @@
+"""The tuneloop command as a user runs it: a real process, a real database."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def tuneloop(*args: str, cwd, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("TUNELOOP_")}
+    return subprocess.run(
+        [sys.executable, "-m", "tuneloop", *args],
+        cwd=cwd,
+        env=environment | (env or {}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_help_lists_every_command(tmp_path):
+    result = tuneloop("--help", cwd=tmp_path)
+    assert result.returncode == 0
+    for command in ("db", "config", "demo"):
+        assert command in result.stdout
+    db_help = tuneloop("db", "--help", cwd=tmp_path).stdout
+    assert "upgrade" in db_help and "info" in db_help
+
+
+def test_db_upgrade_then_info_on_the_default_sqlite_store(tmp_path):
+    before = tuneloop("db", "info", cwd=tmp_path)
+    assert "run `tuneloop db upgrade`" in before.stdout
+
+    upgraded = tuneloop("db", "upgrade", cwd=tmp_path)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert "empty -> 0001" in upgraded.stdout
+    assert "already up to date" in tuneloop("db", "upgrade", cwd=tmp_path).stdout
+
+    info = tuneloop("db", "info", cwd=tmp_path)
+    assert (tmp_path / "var" / "tuneloop.db").is_file()
+    assert "up to date" in info.stdout and "feedback_event" in info.stdout
+    assert "none yet" in info.stdout
+
+
+@pytest.mark.postgres
+def test_the_same_commands_work_on_postgresql(tmp_path, postgres_url):
+    env = {"TUNELOOP_STORE__URL": postgres_url}
+    assert tuneloop("db", "upgrade", cwd=tmp_path, env=env).returncode == 0
+    info = tuneloop("db", "info", cwd=tmp_path, env=env)
+    assert "postgresql" in info.stdout and "up to date" in info.stdout
+    assert not (tmp_path / "var" / "tuneloop.db").exists()
+
+
+def test_demo_brings_the_store_up_and_shows_it(tmp_path):
+    result = tuneloop("demo", cwd=tmp_path, env={"TUNELOOP_DATA_DIR": str(tmp_path / "data")})
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "data" / "tuneloop.db").is_file()
+    assert "message" in result.stdout and "up to date" in result.stdout
+
+
+def test_a_bad_setting_is_a_clear_error_not_a_traceback(tmp_path):
+    (tmp_path / "tuneloop.toml").write_text("[bot]\ntop_p = 7\n")
+    result = tuneloop("db", "info", cwd=tmp_path)
+    assert result.returncode != 0
+    assert "top_p" in result.stderr
+    assert "Traceback" not in result.stderr
