@@ -2,10 +2,12 @@
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import exc, insert
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from feedback.columns import new_id, utcnow
 from feedback.db import pseudonymize
 from feedback.errors import (
     IdempotencyConflict,
@@ -49,51 +51,56 @@ def record_feedback(
         text=text,
         idempotency_key=idempotency_key,
     )
-    return record_feedback_batch(session, [event])[0]
+    [event_id] = record_feedback_batch(session, [event])
+    return session.get_one(FeedbackEvent, event_id)
 
 
-def record_feedback_batch(
-    session: Session, events: Sequence[FeedbackCreate]
-) -> list[FeedbackEvent]:
+def record_feedback_batch(session: Session, events: Sequence[FeedbackCreate]) -> list[uuid.UUID]:
     """Store many events in one transaction: all or none, in one multi-row insert.
 
-    Returns the stored event for each input, the earlier one where a key was a retry.
+    Returns the stored event's id for each input, the earlier one where a key was a retry.
     A key reused for a different request raises `IdempotencyConflict`.
     """
+    now = utcnow()
     rows = [
-        FeedbackEvent.model_validate(
-            event.model_dump(exclude={"user_id"})
-            | {"user_pseudonym": pseudonymize(session, event.user_id)}
-        )
+        event.model_dump(exclude={"user_id"})
+        | {
+            "id": new_id(),
+            "user_pseudonym": pseudonymize(session, event.user_id),
+            "created_at": now,
+        }
         for event in events
     ]
-    _require_messages(session, {row.message_id for row in rows})
     try:
         return _insert_new(session, rows)
-    except exc.IntegrityError:
-        # Another writer stored one of these keys since we looked: look again.
+    except sa.exc.IntegrityError:
+        # The database refused a row. Say so if a message is unknown; otherwise another
+        # writer stored one of these keys since we looked, so look again.
         session.rollback()
+        _require_messages(session, {row["message_id"] for row in rows})
         return _insert_new(session, rows)
 
 
-def _insert_new(session: Session, rows: list[FeedbackEvent]) -> list[FeedbackEvent]:
-    stored = _events_by_key(session, {row.idempotency_key for row in rows if row.idempotency_key})
-    result, new = [], []
+def _insert_new(session: Session, rows: list[dict[str, Any]]) -> list[uuid.UUID]:
+    keys = {row["idempotency_key"] for row in rows if row["idempotency_key"]}
+    stored = _events_by_key(session, keys)
+    ids, new = [], []
     for row in rows:
-        earlier = stored.get(row.idempotency_key) if row.idempotency_key else None
+        key = row["idempotency_key"]
+        earlier = stored.get(key) if key else None
         if earlier is None:
             new.append(row)
-            if row.idempotency_key:
-                stored[row.idempotency_key] = row
-        elif any(getattr(earlier, f) != getattr(row, f) for f in _SAME_REQUEST_FIELDS):
+            if key:
+                stored[key] = row
+        elif any(earlier[field] != row[field] for field in _SAME_REQUEST_FIELDS):
             raise IdempotencyConflict(
-                f"idempotency key {row.idempotency_key!r} was already used for another request"
+                f"idempotency key {key!r} was already used for another request"
             )
-        result.append(earlier or row)
+        ids.append((earlier or row)["id"])
     if new:
-        session.execute(insert(FeedbackEvent), [row.model_dump() for row in new])
+        session.execute(sa.insert(FeedbackEvent.__table__), new)
     session.commit()
-    return result
+    return ids
 
 
 def record_review(
@@ -139,8 +146,9 @@ def _require_messages(session: Session, ids: set[uuid.UUID]) -> None:
         raise UnknownMessage(f"no message with id {', '.join(map(str, missing))}")
 
 
-def _events_by_key(session: Session, keys: set[str]) -> dict[str, FeedbackEvent]:
+def _events_by_key(session: Session, keys: set[str]) -> dict[str, dict[str, Any]]:
     if not keys:
         return {}
-    query = select(FeedbackEvent).where(col(FeedbackEvent.idempotency_key).in_(keys))
-    return {event.idempotency_key: event for event in session.exec(query)}
+    table = FeedbackEvent.__table__
+    query = sa.select(table).where(table.c.idempotency_key.in_(keys))
+    return {row.idempotency_key: row._asdict() for row in session.execute(query)}

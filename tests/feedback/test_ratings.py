@@ -119,7 +119,7 @@ def test_a_batch_with_a_repeated_key_stores_it_once(session, answer):
         message_id=answer.id, kind="thumbs", value=-1, user_id="a", idempotency_key="dup"
     )
     stored = record_feedback_batch(session, [event, event])
-    assert stored[0].id == stored[1].id
+    assert stored[0] == stored[1]
     assert count(session, FeedbackEvent) == 1
 
 
