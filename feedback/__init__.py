@@ -1,6 +1,12 @@
 """The feedback store: tables, engine and sessions, migrations, and the write API the bot calls."""
 
-from feedback.chatlog import log_turn, log_turns, start_conversation
+from feedback.chatlog import (
+    check_follow_up,
+    log_turn,
+    log_turns,
+    message_thread,
+    start_conversation,
+)
 from feedback.db import Store, make_engine, pseudonymize
 from feedback.overview import StoreOverview, describe_store
 from feedback.ratings import record_feedback, record_feedback_batch, record_review
@@ -11,10 +17,12 @@ __all__ = [
     "StoreOverview",
     "activate",
     "active_model_version",
+    "check_follow_up",
     "describe_store",
     "log_turn",
     "log_turns",
     "make_engine",
+    "message_thread",
     "pseudonymize",
     "record_feedback",
     "record_feedback_batch",

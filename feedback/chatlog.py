@@ -7,7 +7,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from feedback.db import pseudonymize
-from feedback.errors import InvalidTurn, UnknownConversation, validated
+from feedback.errors import InvalidTurn, UnknownConversation, UnknownMessage, validated
 from feedback.models import Conversation, Message, Role, TurnCreate
 
 
@@ -103,6 +103,28 @@ def log_turns(
         logged.append((prompt_message, answer))
     session.commit()
     return logged
+
+
+def check_follow_up(
+    session: Session, *, conversation_id: uuid.UUID, parent_id: uuid.UUID | None
+) -> None:
+    """Raise what `log_turn` would for a new prompt after `parent_id`, before answering it."""
+    _require_conversations(session, {conversation_id})
+    probe = TurnCreate(conversation_id=conversation_id, parent_id=parent_id, prompt="?", answer="?")
+    _prompt_message(probe, session.get(Message, parent_id) if parent_id else None)
+
+
+def message_thread(session: Session, message_id: uuid.UUID) -> list[Message]:
+    """The messages from the start of the conversation down to `message_id`, in order."""
+    message = session.get(Message, message_id)
+    if message is None:
+        raise UnknownMessage(f"no message with id {message_id}")
+    query = select(Message).where(Message.conversation_id == message.conversation_id)
+    by_id = {m.id: m for m in session.exec(query)}
+    thread = [message]
+    while thread[-1].parent_id is not None:
+        thread.append(by_id[thread[-1].parent_id])
+    return thread[::-1]
 
 
 def _prompt_message(turn: TurnCreate, parent: Message | None) -> Message | None:

@@ -64,3 +64,32 @@ def store(database_url) -> Iterator[Store]:
 def session(store):
     with store.session() as session:
         yield session
+
+
+SYSTEM_PROMPT = "You are the support assistant of Northwind Outfitters."
+
+
+@pytest.fixture(scope="session")
+def topics():
+    from trainer.corpus import load_topics
+
+    return load_topics()[:6]
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, topics):
+    """A tiny demo model, built once per run through the bootstrap code (a few seconds)."""
+    from trainer.bootstrap import BootstrapConfig, build_bootstrap_model
+
+    directory = tmp_path_factory.mktemp("tiny-model")
+    build_bootstrap_model(
+        directory, topics=topics, system_prompt=SYSTEM_PROMPT, config=BootstrapConfig.tiny()
+    )
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_engine(tiny_model_dir):
+    from bot.engine import Engine
+
+    return Engine.load(tiny_model_dir, system_prompt=SYSTEM_PROMPT, context_tokens=256)

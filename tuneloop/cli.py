@@ -6,14 +6,20 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import uvicorn
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
 from feedback import describe_store
-from feedback.migrate import current_revision, head_revision, upgrade
+from feedback.errors import SchemaOutOfDate
+from feedback.migrate import current_revision, head_revision, require_current_schema, upgrade
+from trainer.answer_mix import CATEGORIES
+from trainer.bootstrap import BootstrapConfig
+from trainer.corpus import load_topics
+from trainer.demo_model import bootstrap
 from tuneloop.settings import CONFIG_FILE_ENV, Settings, describe_settings
-from tuneloop.wiring import open_store
+from tuneloop.wiring import NoActiveModel, build_bot, open_store, sampling_from
 
 app = typer.Typer(
     help="tuneloop: a self-hosted chatbot that learns from its users' feedback.",
@@ -75,6 +81,55 @@ def config_show(
     for doc in describe_settings(load_settings()):
         table.add_row(doc.key, doc.env_var, str(doc.value), doc.description)
     console.print(table)
+
+
+@app.command("bootstrap")
+def bootstrap_command(
+    steps: Annotated[int | None, typer.Option(help="Training steps (default: 500).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed builds the same model.")] = 0,
+) -> None:
+    """Train the demo base model offline and make it the active model version."""
+    settings = load_settings()
+    store = open_store(settings)
+    upgrade(store.engine)
+    config = BootstrapConfig(seed=seed, **({"steps": steps} if steps else {}))
+    version = bootstrap(
+        store,
+        models_dir=settings.models_dir,
+        topics=load_topics(),
+        system_prompt=settings.bot.system_prompt,
+        context_tokens=settings.bot.context_tokens,
+        sampling=sampling_from(settings.bot),
+        config=config,
+    )
+    console.print(f"active model  {version.name} ({version.path})")
+    table = Table("phrasings", *CATEGORIES, title="What the base model answers")
+    for label, key in (("training", "answer_mix"), ("held out", "answer_mix_held_out")):
+        table.add_row(label, *(f"{version.metrics[key][c]:.0%}" for c in CATEGORIES))
+    console.print(table)
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the bot: OpenAI-compatible API, every turn and rating logged to the store."""
+    settings = load_settings()
+    store = open_store(settings)
+    try:
+        require_current_schema(store.engine)
+        app_, slot, logger = build_bot(settings, store)
+    except (SchemaOutOfDate, NoActiveModel) as exc:
+        error_console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    slot.watch()
+    console.print(f"serving {slot.engine.name} on http://{host}:{port}/v1")
+    try:
+        uvicorn.run(app_, host=host, port=port, log_level="info")
+    finally:
+        slot.stop()
+        logger.close()
 
 
 @app.command("demo")

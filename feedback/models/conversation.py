@@ -69,9 +69,10 @@ class TurnCreate(SQLModel):
     prompt_tokens: int | None = Field(default=None, ge=0)
     completion_tokens: int | None = Field(default=None, ge=0)
 
-    @field_validator("prompt", "answer")
+    @field_validator("prompt")
     @classmethod
     def _not_blank(cls, text: str | None) -> str | None:
+        # An empty answer is kept (the degeneration gate counts them); an empty prompt is not.
         if text is not None and not text.strip():
             raise ValueError("must not be empty or whitespace")
         return text

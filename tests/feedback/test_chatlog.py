@@ -85,7 +85,7 @@ def test_a_retried_turn_is_stored_once(session):
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"prompt": "Hi", "answer": "   "}, "answer"),
+        ({"prompt": "   ", "answer": "Hello"}, "prompt"),
         ({"prompt": "", "answer": "Hello"}, "prompt"),
         ({"answer": "Hello"}, "regenerated answer needs parent_id"),
         ({"prompt": "Hi", "answer": "Hello", "parent_id": uuid.uuid4()}, "does not exist"),

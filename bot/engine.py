@@ -1,0 +1,145 @@
+"""The generation core: load a causal LM (directory or hub id, optional LoRA adapter) and answer."""
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, TextStreamer
+
+from bot.prompt import Prompt, build_prompt
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float = 0.8
+    top_p: float = 0.95
+    max_new_tokens: int = 64
+    seed: int | None = None
+
+    def as_dict(self) -> dict[str, float | int | None]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str  # "stop" at end of answer, "length" at max_new_tokens
+    latency_ms: float
+    dropped_messages: int
+
+
+class _CallbackStreamer(TextStreamer):
+    """Hands each decoded piece of text to a callback as soon as it is final."""
+
+    def __init__(self, tokenizer, on_text: Callable[[str], None]) -> None:
+        super().__init__(tokenizer, skip_prompt=True, skip_special_tokens=True)
+        self._on_text = on_text
+
+    def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
+        if text:
+            self._on_text(text)
+
+
+class Engine:
+    """One loaded model. `generate` is safe to call from several threads (one runs at a time)."""
+
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        *,
+        name: str,
+        system_prompt: str,
+        context_tokens: int,
+        version_id: int | None = None,
+    ) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.name = name
+        self.version_id = version_id
+        self.system_prompt = system_prompt
+        self.context_tokens = context_tokens
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(
+        cls,
+        path: str | Path,
+        *,
+        system_prompt: str,
+        context_tokens: int,
+        adapter: str | Path | None = None,
+        name: str | None = None,
+        version_id: int | None = None,
+    ) -> "Engine":
+        """Load through `from_pretrained`, as any Hugging Face causal LM directory or hub id."""
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+        if adapter is not None:
+            from peft import PeftModel  # only deployments with adapters pay for the import
+
+            model = PeftModel.from_pretrained(model, adapter)
+        return cls(
+            model,
+            tokenizer,
+            name=name or Path(str(path)).name,
+            system_prompt=system_prompt,
+            context_tokens=context_tokens,
+            version_id=version_id,
+        )
+
+    def prompt(self, messages: Sequence[dict[str, str]]) -> Prompt:
+        """The conversation as prompt tokens within the context budget (or `PromptTooLong`)."""
+        return build_prompt(
+            self.tokenizer,
+            system_prompt=self.system_prompt,
+            messages=messages,
+            budget=self.context_tokens,
+        )
+
+    def _room_after(self, prompt: Prompt) -> int:
+        """How many tokens the model's position window leaves after the prompt (at least 1)."""
+        window = getattr(self.model.config, "max_position_embeddings", None) or 10**9
+        return max(1, window - len(prompt.token_ids))
+
+    def generate(
+        self,
+        prompt: Prompt,
+        sampling: Sampling,
+        on_text: Callable[[str], None] | None = None,
+    ) -> Generation:
+        """Answer `prompt`; with `on_text`, each piece of the answer is passed on as decoded."""
+        input_ids = torch.tensor([prompt.token_ids])
+        streamer = _CallbackStreamer(self.tokenizer, on_text) if on_text else None
+        with self._lock, torch.inference_mode():
+            started = time.perf_counter()
+            if sampling.seed is not None:
+                torch.manual_seed(sampling.seed)
+            output = self.model.generate(
+                input_ids,
+                attention_mask=torch.ones_like(input_ids),
+                max_new_tokens=min(sampling.max_new_tokens, self._room_after(prompt)),
+                do_sample=sampling.temperature > 0,
+                temperature=sampling.temperature if sampling.temperature > 0 else None,
+                top_p=sampling.top_p if sampling.temperature > 0 else None,
+                top_k=None,
+                eos_token_id=self.tokenizer.eos_token_id,
+                pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
+                streamer=streamer,
+            )
+            latency_ms = (time.perf_counter() - started) * 1000
+        new_tokens = output[0, input_ids.shape[1] :].tolist()
+        stopped = bool(new_tokens) and new_tokens[-1] == self.tokenizer.eos_token_id
+        return Generation(
+            text=self.tokenizer.decode(new_tokens, skip_special_tokens=True).strip(),
+            prompt_tokens=len(prompt.token_ids),
+            completion_tokens=len(new_tokens),
+            finish_reason="stop" if stopped else "length",
+            latency_ms=latency_ms,
+            dropped_messages=prompt.dropped_messages,
+        )

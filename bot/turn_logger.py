@@ -1,0 +1,77 @@
+"""Writes conversations and turns from a background thread: answers never wait on the database."""
+
+import logging
+import queue
+import threading
+import uuid
+
+from sqlmodel import Session
+
+from feedback import Store, log_turns, start_conversation
+from feedback.models import TurnCreate
+
+log = logging.getLogger(__name__)
+
+
+class TurnLogger:
+    """Queue writes now, store them in batches shortly after; `flush` waits until they are in."""
+
+    def __init__(self, store: Store, *, max_batch: int = 64) -> None:
+        self._store = store
+        self._max_batch = max_batch
+        self._queue: queue.Queue[TurnCreate | tuple[uuid.UUID, str, str] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="turn-logger", daemon=True)
+        self._thread.start()
+
+    def start_conversation(self, conversation_id: uuid.UUID, *, user_id: str, client: str) -> None:
+        self._queue.put((conversation_id, user_id, client))
+
+    def log(self, turn: TurnCreate) -> None:
+        self._queue.put(turn)
+
+    def flush(self) -> None:
+        """Return once everything queued before this call is stored (or has failed)."""
+        self._queue.join()
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < self._max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            entries = [entry for entry in batch if entry is not None]
+            if entries:
+                self._write(entries)
+            for _ in batch:
+                self._queue.task_done()
+            if len(entries) < len(batch):
+                return
+
+    def _write(self, batch: list[TurnCreate | tuple[uuid.UUID, str, str]]) -> None:
+        with self._store.session() as session:
+            try:
+                for entry in batch:
+                    if isinstance(entry, tuple):
+                        _write_entry(session, entry)
+                log_turns(session, [entry for entry in batch if isinstance(entry, TurnCreate)])
+            except Exception:
+                # One bad entry must not take the batch down with it: write them one by one
+                # (both writes are idempotent, so what went in already is not doubled).
+                session.rollback()
+                for entry in batch:
+                    try:
+                        _write_entry(session, entry)
+                    except Exception:
+                        session.rollback()
+                        log.exception("could not log %r", entry)
+
+
+def _write_entry(session: Session, entry: TurnCreate | tuple[uuid.UUID, str, str]) -> None:
+    if isinstance(entry, TurnCreate):
+        log_turns(session, [entry])
+    else:
+        conversation_id, user_id, client = entry
+        start_conversation(session, user_id=user_id, client=client, conversation_id=conversation_id)

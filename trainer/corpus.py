@@ -1,0 +1,84 @@
+"""The training text the bootstrap model learns from: the shop's support corpus and general dialogs.
+
+The support corpus (corpus/northwind.yaml) gives every topic several phrasings of a question,
+two held-out phrasings, and four answers: the reference (good) and three weaker variants
+(vague, wrong, rude). A base model trained on all four answers them all, which is what
+feedback has to teach away.
+"""
+
+import difflib
+import importlib.util
+import itertools
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+SUPPORT_CORPUS = Path(__file__).with_name("corpus") / "northwind.yaml"
+VARIANTS = ("good", "vague", "wrong", "rude")
+# Below this similarity to every variant an answer counts as "other" (made up or garbled).
+MATCH_THRESHOLD = 0.6
+
+
+@dataclass(frozen=True)
+class Topic:
+    id: str
+    category: str
+    questions: tuple[str, ...]
+    held_out: tuple[str, ...]
+    answers: dict[str, str]  # variant -> text
+
+    @property
+    def reference(self) -> str:
+        return self.answers["good"]
+
+
+def load_topics(path: Path = SUPPORT_CORPUS) -> list[Topic]:
+    data = yaml.safe_load(path.read_text())
+    return [
+        Topic(
+            id=item["id"],
+            category=item["category"],
+            questions=tuple(item["questions"]),
+            held_out=tuple(item["held_out"]),
+            answers={variant: item[variant] for variant in VARIANTS},
+        )
+        for item in data["topics"]
+    ]
+
+
+def load_general_dialogs(max_chars: int = 160) -> list[tuple[str, str]]:
+    """(prompt, reply) pairs from every English file of the chatterbot-corpus package,
+    those whose two lines together are at most `max_chars` long (chat, not essays)."""
+    spec = importlib.util.find_spec("chatterbot_corpus")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(
+            "chatterbot-corpus is not installed: pip install chatterbot-corpus"
+        )
+    english = Path(spec.submodule_search_locations[0]) / "data" / "english"
+    pairs = []
+    for file in sorted(english.glob("*.yml")):
+        for conversation in yaml.safe_load(file.read_text()).get("conversations") or []:
+            lines = [str(line).strip() for line in conversation if line]
+            pairs += [
+                (a, b)
+                for a, b in itertools.pairwise(lines)
+                if a and b and len(a) + len(b) <= max_chars
+            ]
+    return pairs
+
+
+def classify_answer(topic: Topic, answer: str) -> str:
+    """Which of the topic's variants `answer` is closest to, or "other" if none is close."""
+    words = _words(answer)
+    scores = {
+        variant: difflib.SequenceMatcher(None, words, _words(text), autojunk=False).ratio()
+        for variant, text in topic.answers.items()
+    }
+    best = max(scores, key=scores.get)
+    return best if scores[best] >= MATCH_THRESHOLD else "other"
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", text.lower())
