@@ -1,4 +1,7 @@
-"""The `tuneloop` command: every user-facing entry point, and the only place that prints."""
+"""The `tuneloop` command: every user-facing entry point, and the only place that prints.
+
+Commands import the heavy parts (torch, transformers) when they run, so `--help` stays fast.
+"""
 
 import logging
 import os
@@ -6,7 +9,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
@@ -14,12 +16,8 @@ from rich.table import Table
 from feedback import describe_store
 from feedback.errors import SchemaOutOfDate
 from feedback.migrate import current_revision, head_revision, require_current_schema, upgrade
-from trainer.answer_mix import CATEGORIES
-from trainer.bootstrap import BootstrapConfig
-from trainer.corpus import load_topics
-from trainer.demo_model import bootstrap
 from tuneloop.settings import CONFIG_FILE_ENV, Settings, describe_settings
-from tuneloop.wiring import NoActiveModel, build_bot, open_store, sampling_from
+from tuneloop.store import open_store
 
 app = typer.Typer(
     help="tuneloop: a self-hosted chatbot that learns from its users' feedback.",
@@ -89,6 +87,12 @@ def bootstrap_command(
     seed: Annotated[int, typer.Option(help="Seed: the same seed builds the same model.")] = 0,
 ) -> None:
     """Train the demo base model offline and make it the active model version."""
+    from trainer.answer_mix import CATEGORIES
+    from trainer.bootstrap import BootstrapConfig
+    from trainer.corpus import load_topics
+    from trainer.demo_model import bootstrap
+    from tuneloop.serving import sampling_from
+
     settings = load_settings()
     store = open_store(settings)
     upgrade(store.engine)
@@ -115,6 +119,10 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
     """Serve the bot: OpenAI-compatible API, every turn and rating logged to the store."""
+    import uvicorn
+
+    from tuneloop.serving import NoActiveModel, build_bot
+
     settings = load_settings()
     store = open_store(settings)
     try:

@@ -11,8 +11,8 @@ import uvicorn
 from feedback import Store, activate, make_engine, register_model_version
 from feedback.migrate import upgrade
 from tests.conftest import PSEUDONYM_KEY, SYSTEM_PROMPT
+from tuneloop.serving import build_bot
 from tuneloop.settings import Settings
-from tuneloop.wiring import build_bot
 
 API_KEY = "sk-test-0123456789"
 

@@ -8,7 +8,7 @@ from feedback import Store, activate, make_engine, register_model_version
 from feedback.migrate import upgrade
 from tests.bot.conftest import bot_settings
 from tests.conftest import PSEUDONYM_KEY
-from tuneloop.wiring import build_bot
+from tuneloop.serving import build_bot
 
 
 @pytest.fixture(scope="module")

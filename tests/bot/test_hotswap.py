@@ -11,7 +11,7 @@ from bot.hotswap import ModelSlot
 from feedback import activate, register_model_version
 from feedback.models import Message
 from tests.bot.conftest import bot_settings
-from tuneloop.wiring import load_engine
+from tuneloop.serving import load_engine
 
 QUESTION = [{"role": "user", "content": "Where are your stores?"}]
 

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from tuneloop.settings import Settings
-from tuneloop.wiring import pseudonym_key
+from tuneloop.store import pseudonym_key
 
 DOCS = Path(__file__).parents[2] / "docs" / "configuration.md"
 
