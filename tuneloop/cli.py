@@ -140,6 +140,20 @@ def serve(
         logger.close()
 
 
+@app.command("chat")
+def chat(
+    port: Annotated[int, typer.Option(help="Port of the chat page.")] = 8501,
+) -> None:
+    """Open the end users' chat page (Streamlit), talking to the bot at bot.api_url."""
+    import subprocess
+    import sys
+
+    page = Path(__file__).with_name("chat_app.py")
+    command = [sys.executable, "-m", "streamlit", "run", str(page), "--server.port", str(port)]
+    command += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    raise typer.Exit(subprocess.call(command))
+
+
 @app.command("demo")
 def demo() -> None:
     """Run the main job on the embedded defaults: bring the store up and show its state."""

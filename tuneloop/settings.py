@@ -60,6 +60,10 @@ class BotSettings(Section):
         default=0.8, ge=0, description="Default sampling temperature; 0 is greedy decoding."
     )
     top_p: float = Field(default=0.95, gt=0, le=1, description="Default nucleus sampling mass.")
+    api_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where front ends (the chat page, simulated users) reach the bot's API.",
+    )
     api_keys: list[SecretStr] = Field(
         default_factory=list,
         description="When set, API requests must carry one of these as a Bearer token.",

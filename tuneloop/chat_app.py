@@ -1,0 +1,19 @@
+"""Streamlit entry point of `tuneloop chat`: the end users' chat page, wired from settings."""
+
+import uuid
+
+import streamlit as st
+
+from bot.chat_page import render_chat_page
+from bot.client import BotClient
+from tuneloop.settings import Settings
+
+st.set_page_config(page_title="Northwind Outfitters support", page_icon="💬")
+if "client" not in st.session_state:
+    bot = Settings().bot
+    st.session_state.client = BotClient(
+        bot.api_url,
+        api_key=bot.api_keys[0].get_secret_value() if bot.api_keys else None,
+        user=f"web-{uuid.uuid4()}",  # one anonymous user per browser session
+    )
+render_chat_page(st.session_state.client, title="Northwind Outfitters support")
