@@ -58,7 +58,7 @@ def _feedback_controls(client: BotClient, answer: Answer, *, last: bool) -> None
             st.rerun()
     with (
         correct,
-        st.popover("Suggest a better answer"),
+        st.popover("Better answer"),
         st.form(key=f"correct-{answer.message_id}", clear_on_submit=True),
     ):
         text = st.text_area("A better answer would be")

@@ -151,6 +151,7 @@ def chat(
     page = Path(__file__).with_name("chat_app.py")
     command = [sys.executable, "-m", "streamlit", "run", str(page), "--server.port", str(port)]
     command += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    command += ["--client.toolbarMode", "minimal"]
     raise typer.Exit(subprocess.call(command))
 
 

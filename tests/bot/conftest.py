@@ -1,13 +1,10 @@
 """A live bot on loopback: the tiny model, a real SQLite store, uvicorn in a thread."""
 
-import socket
-import threading
-import time
 from dataclasses import dataclass
 
 import pytest
-import uvicorn
 
+from bot.server import BackgroundServer
 from feedback import Store, activate, make_engine, register_model_version
 from feedback.migrate import upgrade
 from tests.conftest import PSEUDONYM_KEY, SYSTEM_PROMPT
@@ -37,21 +34,6 @@ def bot_store(sqlite_url, tiny_model_dir):
     store.dispose()
 
 
-def serve(app) -> tuple[uvicorn.Server, threading.Thread, str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.02)
-    return server, thread, f"http://127.0.0.1:{port}"
-
-
 def bot_settings(**bot) -> Settings:
     return Settings.model_validate(
         {"bot": {"system_prompt": SYSTEM_PROMPT, "context_tokens": 256, "max_new_tokens": 12} | bot}
@@ -71,8 +53,8 @@ def locked_bot(bot_store):
 
 def _live_bot(store: Store, settings: Settings):
     app, slot, logger = build_bot(settings, store)
-    server, thread, url = serve(app)
-    yield LiveBot(url=url, store=store, slot=slot, logger=logger, version_id=slot.engine.version_id)
-    server.should_exit = True
-    thread.join(timeout=10)
+    with BackgroundServer(app) as server:
+        yield LiveBot(
+            url=server.url, store=store, slot=slot, logger=logger, version_id=slot.engine.version_id
+        )
     logger.close()
