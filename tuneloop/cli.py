@@ -156,11 +156,38 @@ def chat(
 
 
 @app.command("demo")
-def demo() -> None:
-    """Run the main job on the embedded defaults: bring the store up and show its state."""
+def demo(
+    questions: Annotated[int, typer.Option(help="Questions the demo user asks.")] = 8,
+) -> None:
+    """Run the main job on embedded defaults: store, demo model, bot, a user who rates answers."""
+    from bot.client import BotClient
+    from bot.server import BackgroundServer
+    from feedback import active_model_version
+    from trainer.corpus import classify_answer, load_topics
+    from tuneloop.serving import build_bot
+
     settings = load_settings()
-    upgrade(open_store(settings).engine)
+    store = open_store(settings)
+    upgrade(store.engine)
+    with store.session() as session:
+        has_model = active_model_version(session) is not None
+    if not has_model:
+        console.print("No model yet: building the demo model (a few minutes, once).")
+        bootstrap_command(steps=None, seed=0)
+    app_, slot, logger = build_bot(settings, store)
+    table = Table("question", "answer", "judged", "rating", title=f"Talking to {slot.engine.name}")
+    with BackgroundServer(app_) as server:
+        client = BotClient(server.url, user="demo-user")
+        for topic in load_topics()[:questions]:
+            answer = client.ask([{"role": "user", "content": topic.questions[0]}])
+            judged = classify_answer(topic, answer.text)
+            thumbs = 1 if judged == "good" else -1
+            client.rate(answer.message_id, "thumbs", value=thumbs)
+            table.add_row(topic.questions[0], answer.text, judged, "👍" if thumbs > 0 else "👎")
+    logger.close()
+    console.print(table)
     _print_store_state(settings)
+    console.print("Next: `tuneloop serve` and `tuneloop chat` to talk to the bot yourself.")
 
 
 def load_settings() -> Settings:

@@ -5,6 +5,13 @@ import subprocess
 import sys
 
 import pytest
+from sqlmodel import select
+
+from feedback import activate, register_model_version
+from feedback.migrate import upgrade
+from feedback.models import FeedbackEvent
+from tuneloop.settings import Settings
+from tuneloop.store import open_store
 
 
 def tuneloop(*args: str, cwd, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -52,11 +59,22 @@ def test_the_same_commands_work_on_postgresql(tmp_path, postgres_url):
     assert not (tmp_path / "var" / "tuneloop.db").exists()
 
 
-def test_demo_brings_the_store_up_and_shows_it(tmp_path):
-    result = tuneloop("demo", cwd=tmp_path, env={"TUNELOOP_DATA_DIR": str(tmp_path / "data")})
+def test_demo_serves_the_active_model_to_a_user_who_rates_it(tmp_path, tiny_model_dir):
+    data = tmp_path / "data"
+    store = open_store(Settings(data_dir=data))
+    upgrade(store.engine)
+    with store.session() as session:
+        version = register_model_version(session, name="tiny", path=str(tiny_model_dir))
+        activate(session, version.id)
+
+    result = tuneloop(
+        "demo", "--questions", "2", cwd=tmp_path, env={"TUNELOOP_DATA_DIR": str(data)}
+    )
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "data" / "tuneloop.db").is_file()
-    assert "message" in result.stdout and "up to date" in result.stdout
+    assert "Talking to tiny" in result.stdout and "feedback_event" in result.stdout
+    with store.session() as session:
+        ratings = session.exec(select(FeedbackEvent)).all()
+    assert len(ratings) == 2 and {r.kind for r in ratings} == {"thumbs"}
 
 
 def test_a_bad_setting_is_a_clear_error_not_a_traceback(tmp_path):

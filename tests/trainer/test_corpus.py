@@ -1,0 +1,38 @@
+"""The shipped support corpus: enough topics, real paraphrases, and answers that differ in kind."""
+
+from profanity_check import predict_prob
+
+from trainer.corpus import VARIANTS, classify_answer, load_general_dialogs, load_topics
+
+
+def test_the_corpus_covers_at_least_40_topics_with_several_phrasings():
+    topics = load_topics()
+    assert len(topics) >= 40
+    assert len({topic.id for topic in topics}) == len(topics)
+    assert len({topic.category for topic in topics}) >= 10
+    for topic in topics:
+        assert len(topic.questions) >= 4 and len(topic.held_out) >= 2
+        assert not set(topic.questions) & set(topic.held_out)
+        assert len(set(topic.answers.values())) == len(VARIANTS)
+
+
+def test_rude_answers_are_flagged_by_a_toxicity_classifier_and_good_ones_are_not():
+    topics = load_topics()
+    rude = predict_prob([topic.answers["rude"] for topic in topics])
+    good = predict_prob([topic.answers["good"] for topic in topics])
+    assert rude.min() > 0.5
+    assert good.max() < 0.5
+
+
+def test_each_variant_is_recognized_and_nonsense_is_other():
+    topic = load_topics()[0]
+    for variant, text in topic.answers.items():
+        assert classify_answer(topic, text) == variant
+        assert classify_answer(topic, text.upper() + "!") == variant  # case and punctuation
+    assert classify_answer(topic, "Bananas are yellow and grow in bunches.") == "other"
+
+
+def test_general_dialogs_come_from_chatterbot_corpus():
+    dialogs = load_general_dialogs()
+    assert len(dialogs) > 1000
+    assert all(len(prompt) + len(reply) <= 160 for prompt, reply in dialogs)
