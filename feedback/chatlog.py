@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 from feedback.db import pseudonymize
 from feedback.errors import InvalidTurn, UnknownConversation, UnknownMessage, validated
 from feedback.models import Conversation, Message, Role, TurnCreate
+from feedback.normalize import prompt_key
 
 
 def start_conversation(
@@ -144,6 +145,7 @@ def _prompt_message(turn: TurnCreate, parent: Message | None) -> Message | None:
         parent_id=turn.parent_id,
         role=Role.user,
         content=turn.prompt,
+        prompt_key=prompt_key(turn.prompt),
     )
 
 

@@ -42,6 +42,12 @@ class Message(SQLModel, table=True):
     parent_id: uuid.UUID | None = Field(default=None, foreign_key="message.id", index=True)
     role: Role = Field(sa_type=enum_column(Role))
     content: str = Field(sa_type=sa.Text)
+    prompt_key: str | None = Field(
+        default=None,
+        max_length=32,
+        index=True,
+        description="User messages: key of the normalized text, to find the same question.",
+    )
     model_version_id: int | None = Field(default=None, foreign_key="model_version.id")
     sampling: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     latency_ms: float | None = None

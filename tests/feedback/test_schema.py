@@ -1,5 +1,7 @@
 """The migrated schema is the models' schema, on SQLite and PostgreSQL alike."""
 
+import uuid
+
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -35,3 +37,48 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(sqlite_url):
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
     engine.dispose()
+
+
+def test_the_prompt_key_migration_backfills_existing_user_messages(database_url):
+    """Rows written under revision 0001 get their key when 0002 runs."""
+    from feedback import Store, log_turn, make_engine, start_conversation
+    from feedback.models import Message, Role
+    from feedback.normalize import prompt_key
+    from tests.conftest import PSEUDONYM_KEY
+
+    store = Store(make_engine(database_url), pseudonym_key=PSEUDONYM_KEY)
+    upgrade(store.engine, "0001")
+    with store.engine.begin() as connection:  # a row as revision 0001 wrote it: no prompt_key
+        conversation_id, message_id = uuid.uuid4(), uuid.uuid4()
+        connection.execute(
+            sa.text(
+                "INSERT INTO conversation (id, user_pseudonym, client, training_consent,"
+                " created_at) VALUES (:id, 'u', 'api', true, CURRENT_TIMESTAMP)"
+            ),
+            {"id": _uuid_param(store, conversation_id)},
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO message (id, conversation_id, role, content, created_at)"
+                " VALUES (:id, :conversation, 'user', 'Where is my ORDER?!', CURRENT_TIMESTAMP)"
+            ),
+            {
+                "id": _uuid_param(store, message_id),
+                "conversation": _uuid_param(store, conversation_id),
+            },
+        )
+    upgrade(store.engine)
+    with store.session() as session:
+        message = session.get(Message, message_id)
+        assert message.prompt_key == prompt_key("where is my order")
+        conversation = start_conversation(session, user_id="u")
+        question, _ = log_turn(
+            session, conversation_id=conversation.id, prompt="Where is my order", answer="Soon."
+        )
+        assert question.role == Role.user and question.prompt_key == message.prompt_key
+    store.dispose()
+
+
+def _uuid_param(store, value):
+    """UUIDs as each database stores them: 32 hex characters in SQLite, native in PostgreSQL."""
+    return value.hex if store.engine.dialect.name == "sqlite" else value

@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import select
 
 from feedback import activate, register_model_version
-from feedback.migrate import upgrade
+from feedback.migrate import head_revision, upgrade
 from feedback.models import FeedbackEvent
 from tuneloop.settings import Settings
 from tuneloop.store import open_store
@@ -41,7 +41,7 @@ def test_db_upgrade_then_info_on_the_default_sqlite_store(tmp_path):
 
     upgraded = tuneloop("db", "upgrade", cwd=tmp_path)
     assert upgraded.returncode == 0, upgraded.stderr
-    assert "empty -> 0001" in upgraded.stdout
+    assert f"empty -> {head_revision()}" in upgraded.stdout
     assert "already up to date" in tuneloop("db", "upgrade", cwd=tmp_path).stdout
 
     info = tuneloop("db", "info", cwd=tmp_path)
