@@ -10,7 +10,14 @@ from feedback.chatlog import (
 from feedback.db import Store, make_engine, pseudonymize
 from feedback.overview import StoreOverview, describe_store
 from feedback.ratings import record_feedback, record_feedback_batch, record_review
-from feedback.registry import activate, active_model_version, register_model_version
+from feedback.registry import (
+    activate,
+    active_model_version,
+    list_versions,
+    register_model_version,
+    reject,
+    rollback,
+)
 
 __all__ = [
     "Store",
@@ -19,6 +26,7 @@ __all__ = [
     "active_model_version",
     "check_follow_up",
     "describe_store",
+    "list_versions",
     "log_turn",
     "log_turns",
     "make_engine",
@@ -28,5 +36,7 @@ __all__ = [
     "record_feedback_batch",
     "record_review",
     "register_model_version",
+    "reject",
+    "rollback",
     "start_conversation",
 ]

@@ -35,9 +35,7 @@ def register_model_version(
 
 def activate(session: Session, version_id: int) -> ModelVersion:
     """Make `version_id` the active model and retire the one before it, in one transaction."""
-    version = session.get(ModelVersion, version_id)
-    if version is None:
-        raise UnknownModelVersion(f"no model version with id {version_id}")
+    version = _get(session, version_id)
     current = active_model_version(session)
     if current is not None and current.id != version.id:
         current.status = ModelStatus.retired
@@ -54,3 +52,35 @@ def active_model_version(session: Session) -> ModelVersion | None:
     return session.exec(
         select(ModelVersion).where(ModelVersion.status == ModelStatus.active)
     ).first()
+
+
+def reject(session: Session, version_id: int) -> ModelVersion:
+    """Mark a candidate that failed its gates; it is kept for the record, never served."""
+    version = _get(session, version_id)
+    version.status = ModelStatus.rejected
+    session.add(version)
+    session.commit()
+    return version
+
+
+def rollback(session: Session) -> ModelVersion:
+    """Put the previously active version back in service."""
+    previous = session.exec(
+        select(ModelVersion)
+        .where(ModelVersion.status == ModelStatus.retired, ModelVersion.activated_at.is_not(None))
+        .order_by(ModelVersion.activated_at.desc())
+    ).first()
+    if previous is None:
+        raise UnknownModelVersion("there is no earlier active version to roll back to")
+    return activate(session, previous.id)
+
+
+def list_versions(session: Session) -> list[ModelVersion]:
+    return list(session.exec(select(ModelVersion).order_by(ModelVersion.id)).all())
+
+
+def _get(session: Session, version_id: int) -> ModelVersion:
+    version = session.get(ModelVersion, version_id)
+    if version is None:
+        raise UnknownModelVersion(f"no model version with id {version_id}")
+    return version

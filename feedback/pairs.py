@@ -1,0 +1,289 @@
+"""Pair building: turn ratings into chosen-over-rejected pairs, in a few set-based queries.
+
+Policies (each tested): every vote is its own row and the latest per rater counts; ties make no
+pair; when every answer to a context is rated bad no pair comes from them (only a correction
+can); consent and operator exclusions are filtered in the query that selects feedback.
+"""
+
+import uuid
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from feedback.models import (
+    Conversation,
+    FeedbackEvent,
+    FeedbackKind,
+    Message,
+    OperatorReview,
+    PairStrategy,
+    ReviewAction,
+)
+
+RATING_KINDS = (FeedbackKind.thumbs, FeedbackKind.stars, FeedbackKind.regenerate)
+
+
+@dataclass(frozen=True)
+class PairPolicy:
+    min_margin: float = field(default=0.25, metadata={"help": "Smaller score gaps are ties."})
+    good_enough: float = field(default=0.5, metadata={"help": "A chosen answer scores above it."})
+    max_pairs_per_context: int = field(default=8, metadata={"help": "Strongest pairs kept."})
+
+
+@dataclass
+class PairCandidate:
+    """A pair before gating: texts, provenance, and the strength of the preference."""
+
+    strategy: PairStrategy
+    context_id: uuid.UUID  # the user message the answers reply to
+    chosen: str
+    rejected: str
+    weight: float
+    chosen_message_id: uuid.UUID | None
+    rejected_message_id: uuid.UUID
+    feedback_ids: list[str] = field(default_factory=list)
+    prompt: list[dict[str, str]] = field(default_factory=list)
+
+
+def vote_score() -> sa.ColumnElement[float]:
+    """One vote as a number in [0, 1]: thumbs down 0, up 1; stars 1..5 as 0..1; regenerate 0."""
+    value = sa.cast(FeedbackEvent.value, sa.Float)
+    return sa.case(
+        (FeedbackEvent.kind == FeedbackKind.thumbs, (value + 1) / 2),
+        (FeedbackEvent.kind == FeedbackKind.stars, (value - 1) / 4),
+        else_=0.0,
+    )
+
+
+def _excluded_messages() -> sa.Select:
+    return sa.select(OperatorReview.message_id).where(
+        OperatorReview.action == ReviewAction.exclude, OperatorReview.feedback_id.is_(None)
+    )
+
+
+def _excluded_events() -> sa.Select:
+    return sa.select(OperatorReview.feedback_id).where(
+        OperatorReview.action == ReviewAction.exclude, OperatorReview.feedback_id.is_not(None)
+    )
+
+
+def latest_votes() -> sa.Subquery:
+    """Each rater's latest rating of each answer, from consenting conversations only."""
+    ranked = (
+        sa.select(
+            FeedbackEvent.id.label("feedback_id"),
+            FeedbackEvent.message_id,
+            FeedbackEvent.user_pseudonym,
+            FeedbackEvent.created_at,
+            vote_score().label("score"),
+            sa.func.row_number()
+            .over(
+                partition_by=(FeedbackEvent.message_id, FeedbackEvent.user_pseudonym),
+                order_by=(FeedbackEvent.created_at.desc(), FeedbackEvent.id.desc()),
+            )
+            .label("recency"),
+        )
+        .join(Message, Message.id == FeedbackEvent.message_id)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(
+            Conversation.training_consent.is_(True),
+            FeedbackEvent.kind.in_(RATING_KINDS),
+            FeedbackEvent.id.not_in(_excluded_events()),
+            FeedbackEvent.message_id.not_in(_excluded_messages()),
+        )
+        .subquery("ranked")
+    )
+    return sa.select(ranked).where(ranked.c.recency == 1).subquery("latest")
+
+
+def scored_answers(rater_weights: sa.FromClause | None = None) -> sa.Subquery:
+    """Every rated answer with its (trust-weighted) mean score and its context key.
+
+    Answers share a context when they reply to the same user message (regenerations) or, for
+    a conversation's first question, to the same normalized question (same prompt elsewhere).
+    """
+    votes = latest_votes()
+    weight = sa.literal(1.0)
+    query = sa.select(votes)
+    if rater_weights is not None:
+        query = query.outerjoin(
+            rater_weights, rater_weights.c.user_pseudonym == votes.c.user_pseudonym
+        )
+        weight = sa.func.coalesce(rater_weights.c.weight, 1.0)
+    weighted = query.add_columns(weight.label("weight")).subquery("weighted")
+    prompt = sa.orm.aliased(Message, name="prompt")
+    context = sa.case(
+        (prompt.parent_id.is_(None), prompt.prompt_key),
+        else_=sa.cast(prompt.id, sa.String),
+    )
+    return (
+        sa.select(
+            weighted.c.message_id,
+            Message.parent_id.label("context_id"),
+            context.label("context_key"),
+            (
+                sa.func.sum(weighted.c.score * weighted.c.weight)
+                / sa.func.nullif(sa.func.sum(weighted.c.weight), 0)
+            ).label("score"),
+            sa.func.max(weighted.c.created_at).label("last_feedback_at"),
+        )
+        .join(Message, Message.id == weighted.c.message_id)
+        .join(prompt, prompt.id == Message.parent_id)
+        .group_by(weighted.c.message_id, Message.parent_id, context)
+        .subquery("scored")
+    )
+
+
+def rated_pairs(
+    session: Session,
+    *,
+    since: datetime | None,
+    policy: PairPolicy,
+    rater_weights: sa.FromClause | None = None,
+) -> list[PairCandidate]:
+    """Answers to one context rated apart: the better one chosen, weight = the score gap."""
+    scored = scored_answers(rater_weights)
+    better, worse = scored.alias("better"), scored.alias("worse")
+    chosen, rejected = sa.orm.aliased(Message), sa.orm.aliased(Message)
+    gap = (better.c.score - worse.c.score).label("gap")
+    query = (
+        sa.select(
+            better.c.message_id.label("chosen_id"),
+            worse.c.message_id.label("rejected_id"),
+            better.c.context_id.label("chosen_context"),
+            worse.c.context_id.label("rejected_context"),
+            chosen.content.label("chosen_text"),
+            rejected.content.label("rejected_text"),
+            gap,
+        )
+        .join(
+            worse,
+            sa.and_(
+                worse.c.context_key == better.c.context_key,
+                worse.c.message_id != better.c.message_id,
+            ),
+        )
+        .join(chosen, chosen.id == better.c.message_id)
+        .join(rejected, rejected.id == worse.c.message_id)
+        .where(better.c.score > policy.good_enough, gap >= policy.min_margin)
+    )
+    if since is not None:
+        query = query.where(
+            sa.or_(better.c.last_feedback_at > since, worse.c.last_feedback_at > since)
+        )
+    by_context: dict[str, list[PairCandidate]] = defaultdict(list)
+    for row in session.execute(query):
+        strategy = (
+            PairStrategy.regeneration
+            if row.chosen_context == row.rejected_context
+            else PairStrategy.same_prompt
+        )
+        by_context[str(row.rejected_context)].append(
+            PairCandidate(
+                strategy=strategy,
+                context_id=row.rejected_context,
+                chosen=row.chosen_text,
+                rejected=row.rejected_text,
+                weight=float(row.gap),
+                chosen_message_id=row.chosen_id,
+                rejected_message_id=row.rejected_id,
+            )
+        )
+    strongest = []
+    for candidates in by_context.values():
+        candidates.sort(key=lambda pair: pair.weight, reverse=True)
+        strongest += candidates[: policy.max_pairs_per_context]
+    return strongest
+
+
+def correction_pairs(session: Session, *, since: datetime | None) -> list[PairCandidate]:
+    """A corrected answer (by its user or an operator) chosen over the original."""
+    original = sa.orm.aliased(Message)
+    sources = [
+        sa.select(
+            FeedbackEvent.id.label("source_id"),
+            FeedbackEvent.message_id,
+            FeedbackEvent.text.label("corrected"),
+            FeedbackEvent.created_at,
+        ).where(
+            FeedbackEvent.kind == FeedbackKind.correction,
+            FeedbackEvent.id.not_in(_excluded_events()),
+        ),
+        sa.select(
+            OperatorReview.id,
+            OperatorReview.message_id,
+            OperatorReview.corrected_text,
+            OperatorReview.created_at,
+        ).where(OperatorReview.action == ReviewAction.correct),
+    ]
+    corrections = sa.union_all(*sources).subquery("corrections")
+    query = (
+        sa.select(corrections, original.content, original.parent_id)
+        .join(original, original.id == corrections.c.message_id)
+        .join(Conversation, Conversation.id == original.conversation_id)
+        .where(
+            Conversation.training_consent.is_(True),
+            corrections.c.message_id.not_in(_excluded_messages()),
+        )
+    )
+    if since is not None:
+        query = query.where(corrections.c.created_at > since)
+    return [
+        PairCandidate(
+            strategy=PairStrategy.correction,
+            context_id=row.parent_id,
+            chosen=row.corrected,
+            rejected=row.content,
+            weight=1.0,
+            chosen_message_id=None,
+            rejected_message_id=row.message_id,
+            feedback_ids=[str(row.source_id)],
+        )
+        for row in session.execute(query)
+        if row.corrected.strip() != row.content.strip()
+    ]
+
+
+def attach_provenance(session: Session, pairs: list[PairCandidate]) -> None:
+    """Fill each pair's prompt (the conversation up to its context) and the feedback ids."""
+    contexts = {pair.context_id for pair in pairs}
+    answers = {pair.rejected_message_id for pair in pairs}
+    answers |= {pair.chosen_message_id for pair in pairs if pair.chosen_message_id}
+    threads = conversation_threads(session, contexts)
+    votes = latest_votes()
+    feedback: Mapping[uuid.UUID, list[str]] = defaultdict(list)
+    rows = session.execute(
+        sa.select(votes.c.message_id, votes.c.feedback_id).where(votes.c.message_id.in_(answers))
+    )
+    for message_id, feedback_id in rows:
+        feedback[message_id].append(str(feedback_id))
+    for pair in pairs:
+        pair.prompt = threads[pair.context_id]
+        pair.feedback_ids += feedback[pair.rejected_message_id]
+        if pair.chosen_message_id:
+            pair.feedback_ids += feedback[pair.chosen_message_id]
+
+
+def conversation_threads(
+    session: Session, contexts: set[uuid.UUID]
+) -> dict[uuid.UUID, list[dict[str, str]]]:
+    """The messages from each conversation's start down to each context message."""
+    conversations = sa.select(Message.conversation_id).where(Message.id.in_(contexts))
+    messages = {
+        m.id: m
+        for m in session.execute(
+            sa.select(Message).where(Message.conversation_id.in_(conversations))
+        ).scalars()
+    }
+    threads = {}
+    for context in contexts:
+        chain, cursor = [], messages.get(context)
+        while cursor is not None:
+            chain.append({"role": cursor.role.value, "content": cursor.content})
+            cursor = messages.get(cursor.parent_id) if cursor.parent_id else None
+        threads[context] = chain[::-1]
+    return threads

@@ -1,0 +1,119 @@
+"""Dataset snapshots: the night's kept pairs (plus replayed older ones) frozen as TRL JSONL."""
+
+import hashlib
+import json
+import random
+from datetime import datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from feedback.columns import new_id
+from feedback.models import DatasetSnapshot, GateVerdict, Message, PreferencePair
+from feedback.pairs import PairCandidate, conversation_threads, scored_answers
+
+
+def last_cutoff(session: Session) -> datetime | None:
+    """Feedback up to here is in an earlier snapshot; the next one starts after it."""
+    return session.exec(sa.select(sa.func.max(DatasetSnapshot.feedback_until))).one()[0]
+
+
+def save_pairs(session: Session, pairs: list[PairCandidate]) -> list[PreferencePair]:
+    rows = [
+        PreferencePair(
+            strategy=pair.strategy,
+            prompt=pair.prompt,
+            chosen=pair.chosen,
+            rejected=pair.rejected,
+            weight=pair.weight,
+            chosen_message_id=pair.chosen_message_id,
+            rejected_message_id=pair.rejected_message_id,
+            feedback_ids=pair.feedback_ids,
+        )
+        for pair in pairs
+    ]
+    session.add_all(rows)
+    session.commit()
+    return rows
+
+
+def write_snapshot(
+    session: Session,
+    *,
+    pairs: list[PreferencePair],
+    directory: Path,
+    feedback_until: datetime,
+    replay_share: float = 0.0,
+    seed: int = 0,
+) -> DatasetSnapshot:
+    """Freeze the kept `pairs`, plus `replay_share` as many kept pairs of earlier snapshots."""
+    kept = [pair for pair in pairs if pair.verdict == GateVerdict.kept]
+    older = session.exec(
+        select(PreferencePair).where(
+            PreferencePair.snapshot_id.is_not(None), PreferencePair.verdict == GateVerdict.kept
+        )
+    ).all()
+    replayed = random.Random(seed).sample(older, min(len(older), round(replay_share * len(kept))))
+    snapshot_id = new_id()
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{snapshot_id}.jsonl"
+    lines = [json.dumps(training_row(pair)) for pair in [*kept, *replayed]]
+    path.write_text("".join(line + "\n" for line in lines))
+    kto_path, kto_count = write_kto_rows(session, directory / f"{snapshot_id}.kto.jsonl")
+    snapshot = DatasetSnapshot(
+        id=snapshot_id,
+        path=str(path),
+        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        pair_count=len(lines),
+        kto_path=str(kto_path),
+        kto_count=kto_count,
+        feedback_until=feedback_until,
+        stats={"new_pairs": len(kept), "replayed_pairs": len(replayed), "gated": len(pairs)},
+    )
+    session.add(snapshot)
+    session.flush()
+    for pair in pairs:
+        pair.snapshot_id = snapshot_id
+        session.add(pair)
+    session.commit()
+    return snapshot
+
+
+def training_row(pair: PreferencePair) -> dict:
+    """TRL's conversational preference format, plus the pair's weight and id."""
+    return {
+        "prompt": pair.prompt,
+        "chosen": [{"role": "assistant", "content": pair.chosen}],
+        "rejected": [{"role": "assistant", "content": pair.rejected}],
+        "weight": pair.weight,
+        "pair_id": str(pair.id),
+    }
+
+
+def write_kto_rows(session: Session, path: Path) -> tuple[Path, int]:
+    """Unpaired ratings for KTO: each rated answer with label = rated good (ties left out)."""
+    scored = scored_answers()
+    rows = session.execute(
+        sa.select(scored.c.message_id, scored.c.context_id, scored.c.score).where(
+            scored.c.score != 0.5
+        )
+    ).all()
+    contents = dict(
+        session.execute(
+            sa.select(Message.id, Message.content).where(Message.id.in_([r[0] for r in rows]))
+        ).all()
+    )
+    threads = conversation_threads(session, {row.context_id for row in rows})
+    lines = [
+        json.dumps(
+            {
+                "prompt": threads[row.context_id],
+                "completion": [{"role": "assistant", "content": contents[row.message_id]}],
+                "label": row.score > 0.5,
+            }
+        )
+        for row in rows
+    ]
+    path.write_text("".join(line + "\n" for line in lines))
+    return path, len(lines)

@@ -1,0 +1,177 @@
+"""Pair building policies, on SQLite and PostgreSQL: who wins, what pairs, what never pairs."""
+
+import pytest
+
+from feedback import log_turn, record_feedback, record_review, start_conversation
+from feedback.curation import build_pairs
+from feedback.models import PairStrategy
+from feedback.pairs import PairPolicy
+from feedback.trust import rater_trust, weights_table
+
+POLICY = PairPolicy()
+GOOD = "You can return any item within 30 days."
+RUDE = "Read the policy yourself, you idiot."
+
+
+def ask(session, prompt="How long can I return items?", *, consent=True, user="u"):
+    conversation = start_conversation(session, user_id=user, training_consent=consent)
+    question, answer = log_turn(
+        session, conversation_id=conversation.id, prompt=prompt, answer=RUDE
+    )
+    return question, answer
+
+
+def regenerate(session, question, text=GOOD):
+    return log_turn(
+        session, conversation_id=question.conversation_id, parent_id=question.id, answer=text
+    )[1]
+
+
+def thumbs(session, message, value, rater="rater"):
+    return record_feedback(
+        session, message_id=message.id, kind="thumbs", value=value, user_id=rater
+    )
+
+
+def pairs(session, **options):
+    return build_pairs(session, since=options.pop("since", None), policy=POLICY, **options)
+
+
+def test_siblings_rated_apart_make_one_pair_with_its_provenance(session):
+    question, rude = ask(session)
+    good = regenerate(session, question)
+    down, up = thumbs(session, rude, -1), thumbs(session, good, 1)
+
+    [pair] = pairs(session)
+    assert pair.strategy == PairStrategy.regeneration
+    assert (pair.chosen, pair.rejected) == (GOOD, RUDE)
+    assert pair.chosen_message_id == good.id and pair.rejected_message_id == rude.id
+    assert pair.weight == pytest.approx(1.0)
+    assert pair.prompt == [{"role": "user", "content": "How long can I return items?"}]
+    assert set(pair.feedback_ids) == {str(down.id), str(up.id)}
+
+
+def test_star_margins_set_the_weight(session):
+    question, rude = ask(session)
+    good = regenerate(session, question)
+    record_feedback(session, message_id=rude.id, kind="stars", value=2, user_id="r")
+    record_feedback(session, message_id=good.id, kind="stars", value=5, user_id="r")
+    [pair] = pairs(session)
+    assert pair.weight == pytest.approx(0.75)
+
+
+def test_ties_and_all_bad_contexts_make_no_pair(session):
+    question, rude = ask(session)
+    good = regenerate(session, question)
+    thumbs(session, rude, 1), thumbs(session, good, 1)
+    other_question, other_rude = ask(session, "Where is my order?")
+    other_good = regenerate(session, other_question, "It ships tomorrow.")
+    thumbs(session, other_rude, -1), thumbs(session, other_good, -1)
+    assert pairs(session) == []
+
+
+def test_the_latest_vote_of_each_rater_counts(session):
+    question, rude = ask(session)
+    good = regenerate(session, question)
+    thumbs(session, rude, -1)
+    thumbs(session, good, -1)
+    thumbs(session, good, 1)  # the rater changed their mind
+    [pair] = pairs(session)
+    assert pair.chosen == GOOD
+    thumbs(session, good, -1)  # and back again: now both are bad
+    assert pairs(session) == []
+
+
+def test_conversations_without_consent_never_pair(session):
+    question, rude = ask(session, consent=False)
+    good = regenerate(session, question)
+    thumbs(session, rude, -1), thumbs(session, good, 1)
+    record_feedback(session, message_id=rude.id, kind="correction", text=GOOD, user_id="u")
+    assert pairs(session) == []
+
+
+def test_operator_exclusions_are_honoured(session):
+    question, rude = ask(session)
+    good = regenerate(session, question)
+    thumbs(session, rude, -1)
+    up = thumbs(session, good, 1)
+    record_review(session, message_id=good.id, feedback_id=up.id, action="exclude", reviewer="o")
+    assert pairs(session) == []  # without that vote the good answer is unrated
+
+    second_question, second_rude = ask(session, "Where is my order?")
+    second_good = regenerate(session, second_question, "It ships tomorrow.")
+    thumbs(session, second_rude, -1), thumbs(session, second_good, 1)
+    record_review(session, message_id=second_good.id, action="exclude", reviewer="o")
+    assert pairs(session) == []
+
+
+def test_the_same_question_in_other_conversations_pairs_up(session):
+    _, rude = ask(session, "How long can I return items?", user="a")
+    second_question, _ = ask(session, "how long can I RETURN items", user="b")
+    good = regenerate(session, second_question)
+    thumbs(session, rude, -1, rater="a"), thumbs(session, good, 1, rater="b")
+    strategies = {(p.strategy, p.chosen, p.rejected) for p in pairs(session)}
+    assert (PairStrategy.same_prompt, GOOD, RUDE) in strategies
+
+
+def test_corrections_make_pairs_and_operator_corrections_too(session):
+    _, rude = ask(session)
+    record_feedback(session, message_id=rude.id, kind="correction", text=GOOD, user_id="u")
+    [pair] = pairs(session)
+    assert (pair.strategy, pair.chosen, pair.rejected) == (PairStrategy.correction, GOOD, RUDE)
+
+    _, other = ask(session, "Where is my order?")
+    record_review(
+        session, message_id=other.id, action="correct", reviewer="o", corrected_text="Tomorrow."
+    )
+    assert {p.chosen for p in pairs(session)} == {GOOD, "Tomorrow."}
+
+
+def test_only_feedback_after_the_cutoff_counts(session):
+    question, rude = ask(session)
+    good = regenerate(session, question)
+    thumbs(session, rude, -1)
+    up = thumbs(session, good, 1)
+    assert pairs(session, since=up.created_at) == []
+    assert len(pairs(session, since=rude.created_at)) == 1
+
+
+def test_pii_is_scrubbed_except_the_shops_own_contacts(session):
+    prompt = "My card is 4111 1111 1111 1111, mail me at jane@example.com"
+    question, rude = ask(session, prompt)
+    good = regenerate(session, question, "Call us at +47 55 20 40 60 or write to jane@example.com")
+    thumbs(session, rude, -1), thumbs(session, good, 1)
+    [pair] = pairs(session, keep_pii=["+47 55 20 40 60"])
+    assert "4111" not in pair.prompt[0]["content"] and "jane@" not in pair.prompt[0]["content"]
+    assert "+47 55 20 40 60" in pair.chosen and "jane@example.com" not in pair.chosen
+
+
+def test_duplicates_collapse_to_the_strongest_pair(session):
+    for _ in range(3):
+        question, rude = ask(session)
+        good = regenerate(session, question)
+        thumbs(session, rude, -1), thumbs(session, good, 1)
+    assert len(pairs(session)) == 1
+
+
+def test_trolls_lose_trust_and_their_votes_lose_weight(session):
+    honest = [f"honest-{i}" for i in range(4)]
+    for index in range(3):
+        question, rude = ask(session, f"Question number {index}?")
+        good = regenerate(session, question)
+        for rater in honest:
+            thumbs(session, rude, -1, rater), thumbs(session, good, 1, rater)
+        thumbs(session, rude, 1, "troll"), thumbs(session, good, -1, "troll")
+
+    toxic = {RUDE}
+    trust = rater_trust(
+        session,
+        score_toxicity=lambda texts: [1.0 if t in toxic else 0.0 for t in texts],
+        toxicity_threshold=0.5,
+    )
+    troll = next(t for t in trust.values() if t.votes == 6 and t.toxic_reward_share == 1.0)
+    assert troll.weight < 0.1 and len(troll.reasons) == 2
+    assert all(t.weight > 0.5 for t in trust.values() if t is not troll)
+    weighted = pairs(session, rater_weights=weights_table(session, trust))
+    unweighted = pairs(session)
+    assert min(p.weight for p in weighted) > min(p.weight for p in unweighted)
