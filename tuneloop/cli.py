@@ -26,6 +26,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Create, migrate and inspect the feedback store.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+models_app = typer.Typer(help="The model registry: list, promote, roll back.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
 console = Console()
 error_console = Console(stderr=True)
 
@@ -153,6 +155,89 @@ def chat(
     command += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
     command += ["--client.toolbarMode", "minimal"]
     raise typer.Exit(subprocess.call(command))
+
+
+@app.command("nightly")
+def nightly(
+    now: Annotated[bool, typer.Option("--now", help="Run the pipeline once, now.")] = False,
+) -> None:
+    """Retrain from feedback: pairs, data gates, DPO, model gates, promote or reject."""
+    if not now:
+        error_console.print("Use --now to run once now; `tuneloop scheduler` runs it nightly.")
+        raise typer.Exit(2)
+    from trainer.nightly import run_nightly
+    from trainer.scorers import ScorerUnavailable
+    from tuneloop.training import nightly_plan
+
+    settings = load_settings()
+    store = open_store(settings)
+    try:
+        require_current_schema(store.engine)
+        plan = nightly_plan(settings)
+    except (SchemaOutOfDate, ScorerUnavailable) as exc:
+        error_console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    run = run_nightly(store, plan, trigger="cli")
+    table = Table("step", "seconds", "detail", title=f"Nightly run {run.id}: {run.status.value}")
+    for step in run.steps:
+        detail = {k: v for k, v in step.items() if k not in {"name", "seconds"}}
+        table.add_row(step["name"], f"{step['seconds']:.1f}", str(detail)[:200])
+    console.print(table)
+    console.print(f"counts    {run.counts}")
+    console.print(f"scorer    {run.scorer}")
+    console.print(f"decision  {run.decision}")
+    if run.status.value == "failed":
+        raise typer.Exit(1)
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Every model version with its status and lineage."""
+    from feedback import list_versions
+
+    with open_store(load_settings()).session() as session:
+        versions = list_versions(session)
+    table = Table("id", "name", "status", "parent", "created", "path")
+    for version in versions:
+        table.add_row(
+            str(version.id),
+            version.name,
+            version.status.value,
+            str(version.parent_id or ""),
+            f"{version.created_at:%Y-%m-%d %H:%M}",
+            version.path,
+        )
+    console.print(table)
+
+
+@models_app.command("promote")
+def models_promote(version_id: Annotated[int, typer.Argument(help="Version to activate.")]) -> None:
+    """Make a version the active one (the bot swaps to it without a restart)."""
+    from feedback import activate
+    from feedback.errors import UnknownModelVersion
+
+    with open_store(load_settings()).session() as session:
+        try:
+            version = activate(session, version_id)
+        except UnknownModelVersion as exc:
+            error_console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from exc
+    console.print(f"active model  {version.name}")
+
+
+@models_app.command("rollback")
+def models_rollback() -> None:
+    """Put the previously active version back in service."""
+    from feedback import rollback
+    from feedback.errors import UnknownModelVersion
+
+    with open_store(load_settings()).session() as session:
+        try:
+            version = rollback(session)
+        except UnknownModelVersion as exc:
+            error_console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from exc
+    console.print(f"active model  {version.name}")
 
 
 @app.command("demo")

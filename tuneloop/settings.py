@@ -2,7 +2,7 @@
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import (
@@ -87,6 +87,25 @@ class TrainerSettings(Section):
         ge=0,
         le=1,
         description="A pair whose chosen answer attacks a group above this is dropped.",
+    )
+    scorer: Literal["auto", "detoxify", "profanity-check"] = Field(
+        default="auto",
+        description="Toxicity scorer of the data gates: auto is Detoxify when a checkpoint is "
+        "configured, else alt-profanity-check.",
+    )
+    detoxify_checkpoint: Path | None = Field(
+        default=None, description="Local Detoxify checkpoint (.ckpt) for the toxicity scorer."
+    )
+    detoxify_config_dir: Path | None = Field(
+        default=None, description="Model config and tokenizer directory of that checkpoint."
+    )
+    min_pairs: int = Field(default=8, ge=1, description="Fewer kept pairs: the run is skipped.")
+    max_rater_share: float = Field(
+        default=0.2, gt=0, le=1, description="Most of a night's pairs one rater may stand behind."
+    )
+    public_contacts: list[str] = Field(
+        default_factory=lambda: ["+47 55 20 40 60", "support@northwindoutfitters.no"],
+        description="The business's own contact details: kept when PII is scrubbed.",
     )
     replay_share: float = Field(
         default=0.2, ge=0, le=1, description="Share of older pairs mixed into each night's data."

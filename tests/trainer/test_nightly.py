@@ -1,0 +1,165 @@
+"""The nightly pipeline end to end on the tiny model: feedback in, a promoted or rejected model."""
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from bot.hotswap import ModelSlot
+from feedback import (
+    activate,
+    active_model_version,
+    log_turn,
+    record_feedback,
+    register_model_version,
+    start_conversation,
+)
+from feedback.models import GateVerdict, ModelStatus, PreferencePair, RunStatus
+from tests.bot.conftest import bot_settings
+from tests.conftest import SYSTEM_PROMPT
+from trainer.dpo import TrainingPlan
+from trainer.model_gates import ModelGateLimits
+from trainer.nightly import NightlyPlan, run_nightly
+from trainer.scorers import load_toxicity_scorer
+from trainer.sentiment import score_sentiment
+from tuneloop.serving import load_engine
+
+LENIENT = ModelGateLimits(
+    min_preference_accuracy=0.0,
+    toxicity_tolerance=1.0,
+    bias_tolerance=1.0,
+    max_perplexity_ratio=100.0,
+    max_empty_rate=1.0,
+    repetition_tolerance=1.0,
+    min_distinct_2_ratio=0.0,
+)
+
+
+@pytest.fixture
+def tiny_active(store, tiny_model_dir):
+    with store.session() as session:
+        version = register_model_version(session, name="tiny", path=str(tiny_model_dir))
+        activate(session, version.id)
+    return version
+
+
+def seed_feedback(store, topics) -> None:
+    """Users regenerate bad answers and rate the good sibling up; one troll rewards rudeness."""
+    with store.session() as session:
+        for topic in topics:
+            for question in topic.questions[:2]:
+                conversation = start_conversation(session, user_id="customer")
+                prompt, bad = log_turn(
+                    session,
+                    conversation_id=conversation.id,
+                    prompt=question,
+                    answer=topic.answers["vague"],
+                )
+                good = log_turn(
+                    session,
+                    conversation_id=conversation.id,
+                    parent_id=prompt.id,
+                    answer=topic.reference,
+                )[1]
+                record_feedback(session, message_id=bad.id, kind="thumbs", value=-1, user_id="c")
+                record_feedback(session, message_id=good.id, kind="thumbs", value=1, user_id="c")
+        topic = topics[0]
+        conversation = start_conversation(session, user_id="troll")
+        prompt, rude = log_turn(
+            session,
+            conversation_id=conversation.id,
+            prompt=topic.questions[2],
+            answer=topic.answers["rude"],
+        )
+        polite = log_turn(
+            session, conversation_id=conversation.id, parent_id=prompt.id, answer=topic.reference
+        )[1]
+        record_feedback(session, message_id=rude.id, kind="thumbs", value=1, user_id="troll")
+        record_feedback(session, message_id=polite.id, kind="thumbs", value=-1, user_id="troll")
+
+
+def plan(tmp_path, topics, limits: ModelGateLimits) -> NightlyPlan:
+    return NightlyPlan(
+        models_dir=tmp_path / "models",
+        snapshots_dir=tmp_path / "snapshots",
+        system_prompt=SYSTEM_PROMPT,
+        context_tokens=256,
+        scorer=load_toxicity_scorer("profanity-check"),
+        score_sentiment=score_sentiment,
+        topics=topics[:2],
+        training=TrainingPlan(num_train_epochs=1, learning_rate=1e-3, batch_size=4),
+        model_limits=limits,
+        max_rater_share=1.0,
+        replay_share=0.0,
+    )
+
+
+@pytest.mark.slow
+def test_a_night_promotes_a_candidate_the_bot_then_serves(store, tmp_path, topics, tiny_active):
+    seed_feedback(store, topics)
+    run = run_nightly(store, plan(tmp_path, topics, LENIENT))
+
+    assert run.status == RunStatus.promoted, run.error
+    assert run.decision == "all gates passed"
+    assert [step["name"] for step in run.steps] == [
+        "trust",
+        "pairs",
+        "data gates",
+        "snapshot",
+        "train",
+        "evaluate",
+        "decide",
+    ]
+    assert run.counts["pairs_built"] == len(topics) * 2 + 1
+    assert run.counts["pairs_kept"] == len(topics) * 2
+    assert run.gate_report["dropped"] == {"chosen answer is toxic": 1}
+    assert run.scorer.startswith("alt-profanity-check")
+    with store.session() as session:
+        dropped = session.exec(
+            select(PreferencePair).where(PreferencePair.verdict == GateVerdict.dropped)
+        ).one()
+        assert dropped.drop_reason.startswith("chosen answer is toxic")
+        active = active_model_version(session)
+    assert active.id == run.candidate_version_id and active.parent_id == tiny_active.id
+    card = (tmp_path / "models" / active.name / "README.md").read_text()
+    assert "all gates passed" in card and tiny_active.name in card
+
+    lines = Path(_snapshot_path(store, run)).read_text().splitlines()
+    assert len(lines) == run.counts["pairs_kept"]
+    assert all(json.loads(line)["chosen"][0]["role"] == "assistant" for line in lines)
+
+    settings = bot_settings()
+    slot = ModelSlot(
+        load_engine(settings, tiny_active), store=store, load=lambda v: load_engine(settings, v)
+    )
+    assert slot.refresh() and slot.engine.version_id == active.id
+
+
+@pytest.mark.slow
+def test_a_candidate_that_fails_a_gate_is_rejected_and_nothing_changes(
+    store, tmp_path, topics, tiny_active
+):
+    seed_feedback(store, topics)
+    strict = ModelGateLimits(**{**LENIENT.__dict__, "min_preference_accuracy": 1.01})
+    run = run_nightly(store, plan(tmp_path, topics, strict))
+
+    assert run.status == RunStatus.rejected
+    assert run.decision.startswith("failed: preference accuracy")
+    with store.session() as session:
+        assert active_model_version(session).id == tiny_active.id
+        candidate = session.get(type(tiny_active), run.candidate_version_id)
+        assert candidate.status == ModelStatus.rejected
+
+
+def test_too_few_pairs_skip_the_run_with_the_reason(store, tmp_path, topics, tiny_active):
+    run = run_nightly(store, plan(tmp_path, topics, LENIENT))
+    assert run.status == RunStatus.skipped
+    assert "fewer than 8" in run.decision and run.candidate_version_id is None
+
+
+def _snapshot_path(store, run):
+    from feedback.models import DatasetSnapshot
+
+    with store.session() as session:
+        return session.get(DatasetSnapshot, run.snapshot_id).path

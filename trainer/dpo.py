@@ -1,0 +1,123 @@
+"""DPO training with TRL on a dataset snapshot: held-out split, early stopping, an SFT term."""
+
+import logging
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from datasets import Dataset, load_dataset
+from transformers import AutoModelForCausalLM, AutoTokenizer, EarlyStoppingCallback
+from trl import DPOConfig, DPOTrainer
+
+from bot.prompt import build_prompt
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """tuneloop's knobs; `dpo_config` maps them onto TRL's DPOConfig (overrides win)."""
+
+    learning_rate: float = 5e-5
+    beta: float = 0.1
+    num_train_epochs: float = 2
+    sft_weight: float = 0.2
+    batch_size: int = 8
+    eval_share: float = 0.15  # held out of training, for early stopping and the model gate
+    seed: int = 0
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+def dpo_config(plan: TrainingPlan, output_dir: Path, *, evaluate: bool) -> DPOConfig:
+    on_cpu = not torch.cuda.is_available()
+    losses = {"loss_type": ["sigmoid"], "loss_weights": [1.0]}
+    if plan.sft_weight > 0:  # likelihood of the chosen answer keeps DPO from drifting
+        losses = {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, plan.sft_weight]}
+    per_epoch = {"eval_strategy": "epoch", "save_strategy": "epoch"} if evaluate else {}
+    options = {
+        "output_dir": str(output_dir),
+        "learning_rate": plan.learning_rate,
+        "beta": plan.beta,
+        "num_train_epochs": plan.num_train_epochs,
+        "per_device_train_batch_size": plan.batch_size,
+        "per_device_eval_batch_size": plan.batch_size,
+        "seed": plan.seed,
+        "use_cpu": on_cpu,
+        "bf16": False if on_cpu else None,  # these CPUs have no bf16 instructions
+        "gradient_checkpointing": False,  # memory is plentiful for small models; it costs time
+        "logging_steps": 1,
+        "report_to": "none",
+        "save_only_model": True,
+        "save_total_limit": 1,
+        **per_epoch,
+        **(
+            {"load_best_model_at_end": True, "metric_for_best_model": "eval_loss"}
+            if evaluate
+            else {"save_strategy": "no"}
+        ),
+        **losses,
+    }
+    return DPOConfig(**(options | plan.overrides))
+
+
+def load_pairs(path: Path, *, tokenizer, system_prompt: str, context_tokens: int) -> Dataset:
+    """The snapshot's rows with the persona first and old turns trimmed as the bot trims them."""
+
+    def as_served(row: dict) -> dict:
+        prompt = build_prompt(
+            tokenizer, system_prompt=system_prompt, messages=row["prompt"], budget=context_tokens
+        )
+        kept = row["prompt"][prompt.dropped_messages :]
+        return {"prompt": [{"role": "system", "content": system_prompt}, *kept]}
+
+    dataset = load_dataset("json", data_files=str(path), split="train")
+    return dataset.map(as_served).select_columns(["prompt", "chosen", "rejected"])
+
+
+def train_dpo(
+    *,
+    base_path: str,
+    train_path: Path,
+    eval_path: Path | None,
+    output_dir: Path,
+    plan: TrainingPlan,
+    system_prompt: str,
+    context_tokens: int,
+) -> dict[str, float]:
+    """Train a candidate from `base_path` and save it in `output_dir`; with `eval_path`,
+    evaluate each epoch, stop early and keep the best epoch."""
+    tokenizer = AutoTokenizer.from_pretrained(base_path)
+    model = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
+    served = {
+        "tokenizer": tokenizer,
+        "system_prompt": system_prompt,
+        "context_tokens": context_tokens,
+    }
+    train = load_pairs(train_path, **served)
+    held_out = load_pairs(eval_path, **served) if eval_path else None
+    evaluate = held_out is not None and len(held_out) > 0
+    checkpoints = output_dir.parent / f"{output_dir.name}.checkpoints"
+    trainer = DPOTrainer(
+        model=model,
+        args=dpo_config(plan, checkpoints, evaluate=evaluate),
+        train_dataset=train,
+        eval_dataset=held_out if evaluate else None,
+        processing_class=tokenizer,
+        callbacks=[EarlyStoppingCallback(early_stopping_patience=1)] if evaluate else [],
+    )
+    result = trainer.train()
+    trainer.save_model(str(output_dir))
+    tokenizer.save_pretrained(output_dir)
+    shutil.rmtree(checkpoints, ignore_errors=True)
+    metrics = {
+        "train_loss": result.training_loss,
+        "train_pairs": len(train),
+    }
+    if evaluate:
+        metrics |= {
+            key: value for key, value in trainer.evaluate().items() if key.startswith("eval_")
+        }
+    log.info("DPO done: %s", metrics)
+    return metrics

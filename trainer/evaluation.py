@@ -1,0 +1,114 @@
+"""Evaluation as served: the same prompts to a model through the bot's engine, then metrics.
+
+Metrics are `evaluate` modules shipped in trainer/metrics and loaded by path.
+"""
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import yaml
+from tqdm.auto import tqdm
+
+from bot.engine import Engine, Sampling
+from trainer.corpus import Topic
+from trainer.metrics import load_metric
+from trainer.scorers import ToxicityScorer
+
+EVALUATION_PROMPTS = Path(__file__).with_name("corpus") / "evaluation.yaml"
+
+
+@dataclass(frozen=True)
+class EvalPrompts:
+    red_team: list[str]
+    bias: list[tuple[str, str]]  # (group, prompt with the group swapped in)
+    domain: list[tuple[str, str]]  # (held-out question, reference answer)
+
+
+def load_eval_prompts(topics: list[Topic], path: Path = EVALUATION_PROMPTS) -> EvalPrompts:
+    data = yaml.safe_load(path.read_text())
+    return EvalPrompts(
+        red_team=data["red_team"],
+        bias=[(g, t.format(group=g)) for t in data["bias_templates"] for g in data["groups"]],
+        domain=[(q, topic.reference) for topic in topics for q in topic.held_out],
+    )
+
+
+def measure_model(
+    engine: Engine,
+    prompts: EvalPrompts,
+    *,
+    scorer: ToxicityScorer,
+    score_sentiment: Callable[[Sequence[str]], list[float]],
+    sampling: Sampling,
+) -> dict[str, dict]:
+    """Red-team toxicity, counterfactual bias gap, perplexity and degeneration of one model."""
+    red_team = _answers(engine, prompts.red_team, sampling, "red team")
+    bias = _answers(engine, [prompt for _, prompt in prompts.bias], sampling, "bias probes")
+    domain = _answers(engine, [question for question, _ in prompts.domain], sampling, "domain")
+    bias_toxicity = scorer.score(bias)["toxicity"]
+    references = [
+        answer_logprob(engine, [{"role": "user", "content": question}], reference)
+        for question, reference in prompts.domain
+    ]
+    return {
+        "red_team": load_metric("toxicity_rate").compute(
+            toxicity=scorer.score(red_team)["toxicity"]
+        ),
+        "bias": load_metric("bias_gap").compute(
+            group=[group for group, _ in prompts.bias],
+            toxicity=bias_toxicity,
+            sentiment=score_sentiment(bias),
+        ),
+        "perplexity": load_metric("perplexity_from_nll").compute(
+            nll=[-logprob for logprob, _ in references], tokens=[count for _, count in references]
+        ),
+        "degeneration": load_metric("distinct_n").compute(predictions=domain),
+    }
+
+
+def preference_accuracy(
+    candidate: Engine, reference: Engine, heldout: Path, *, beta: float
+) -> dict[str, float] | None:
+    """How often the candidate's implicit reward (against the reference) prefers the chosen
+    answer of a held-out pair; None without held-out pairs."""
+    rows = [json.loads(line) for line in heldout.read_text().splitlines() if line.strip()]
+    if not rows:
+        return None
+    logps = {key: [] for key in ("chosen", "rejected", "ref_chosen", "ref_rejected")}
+    for row in tqdm(rows, desc="evaluation: held-out pairs", unit="pair"):
+        for side in ("chosen", "rejected"):
+            answer = row[side][-1]["content"]
+            logps[side].append(answer_logprob(candidate, row["prompt"], answer)[0])
+            logps[f"ref_{side}"].append(answer_logprob(reference, row["prompt"], answer)[0])
+    return load_metric("preference_accuracy").compute(
+        chosen_logps=logps["chosen"],
+        rejected_logps=logps["rejected"],
+        ref_chosen_logps=logps["ref_chosen"],
+        ref_rejected_logps=logps["ref_rejected"],
+        beta=beta,
+    )
+
+
+def answer_logprob(
+    engine: Engine, conversation: list[dict[str, str]], answer: str
+) -> tuple[float, int]:
+    """Summed log-probability of `answer` (and its end token) after `conversation`, as served."""
+    prompt = engine.prompt(conversation).token_ids
+    answer_ids = engine.tokenizer(answer, add_special_tokens=False)["input_ids"]
+    answer_ids = [*answer_ids, engine.tokenizer.eos_token_id]
+    ids = torch.tensor([prompt + answer_ids])
+    with torch.inference_mode():
+        logits = engine.model(ids).logits[0, len(prompt) - 1 : -1]
+    logps = torch.log_softmax(logits.float(), dim=-1)
+    picked = logps.gather(1, torch.tensor(answer_ids).unsqueeze(1)).sum()
+    return float(picked), len(answer_ids)
+
+
+def _answers(engine: Engine, questions: list[str], sampling: Sampling, label: str) -> list[str]:
+    return [
+        engine.generate(engine.prompt([{"role": "user", "content": q}]), sampling).text
+        for q in tqdm(questions, desc=f"evaluation: {label}", unit="answer")
+    ]

@@ -1,0 +1,246 @@
+"""The nightly recipe: a short list of named steps, each recorded in the training-run row.
+
+trust -> pairs -> data gates -> snapshot -> train -> evaluate -> decide. A crash anywhere
+leaves the active model and every logged row as they were; the run says where it stopped.
+"""
+
+import json
+import logging
+import random
+import time
+import traceback
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from bot.engine import Engine, Sampling
+from feedback import Store, activate, active_model_version, register_model_version, reject
+from feedback.columns import utcnow
+from feedback.curation import build_pairs
+from feedback.models import ModelVersion, RunStatus, TrainingRun
+from feedback.pairs import PairPolicy
+from feedback.snapshots import last_cutoff, save_pairs, write_snapshot
+from feedback.trust import rater_trust, weights_table
+from trainer.corpus import Topic
+from trainer.data_gates import DataGateLimits, gate_pairs
+from trainer.dpo import TrainingPlan, train_dpo
+from trainer.evaluation import load_eval_prompts, measure_model, preference_accuracy
+from trainer.model_card import write_model_card
+from trainer.model_gates import ModelGateLimits, judge, report
+from trainer.scorers import ToxicityScorer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class NightlyPlan:
+    models_dir: Path
+    snapshots_dir: Path
+    system_prompt: str
+    context_tokens: int
+    scorer: ToxicityScorer
+    score_sentiment: Callable[[Sequence[str]], list[float]]
+    topics: list[Topic]
+    training: TrainingPlan = field(default_factory=TrainingPlan)
+    pair_policy: PairPolicy = field(default_factory=PairPolicy)
+    data_limits: DataGateLimits = field(default_factory=DataGateLimits)
+    model_limits: ModelGateLimits = field(default_factory=ModelGateLimits)
+    eval_sampling: Sampling = field(default_factory=lambda: Sampling(temperature=0.7, seed=0))
+    min_pairs: int = 8
+    replay_share: float = 0.2
+    max_rater_share: float = 0.2
+    keep_pii: Collection[str] = ()
+
+
+class RunSkipped(Exception):  # a normal end of a run, not an error
+    """The run ends early for a stated reason (too few pairs, no active model)."""
+
+
+def run_nightly(store: Store, plan: NightlyPlan, *, trigger: str = "manual") -> TrainingRun:
+    """Run every step once; the returned row tells what happened and why."""
+    with store.session() as session:
+        fail_abandoned_runs(session)
+        base = active_model_version(session)
+        run = TrainingRun(trigger=trigger, base_version_id=base.id if base else None)
+        session.add(run)
+        session.commit()
+        try:
+            if base is None:
+                raise RunSkipped("no active model to improve: run `tuneloop bootstrap`")
+            _steps(session, run, base, plan)
+        except RunSkipped as reason:
+            _finish(session, run, RunStatus.skipped, decision=str(reason))
+        except Exception as exc:
+            session.rollback()
+            run.error = "".join(traceback.format_exception_only(exc)).strip()
+            _finish(session, run, RunStatus.failed, decision=f"failed: {run.error}")
+            log.exception("nightly run %s failed", run.id)
+        return run
+
+
+def _steps(session: Session, run: TrainingRun, base: ModelVersion, plan: NightlyPlan) -> None:
+    cutoff = utcnow()
+    with step(session, run, "trust") as detail:
+        trust = rater_trust(
+            session,
+            score_toxicity=lambda texts: plan.scorer.score(texts)["toxicity"],
+            toxicity_threshold=plan.data_limits.toxicity,
+        )
+        detail["raters"] = len(trust)
+        detail["distrusted"] = sum(1 for rater in trust.values() if rater.weight < 0.5)
+    with step(session, run, "pairs") as detail:
+        candidates = build_pairs(
+            session,
+            since=last_cutoff(session),
+            policy=plan.pair_policy,
+            rater_weights=weights_table(session, trust),
+            max_rater_share=plan.max_rater_share,
+            keep_pii=plan.keep_pii,
+        )
+        pairs = save_pairs(session, candidates)
+        run.counts = {"pairs_built": len(pairs)}
+        detail["by_strategy"] = _count(pair.strategy.value for pair in pairs)
+    with step(session, run, "data gates") as detail:
+        gates = gate_pairs(pairs, scorer=plan.scorer, limits=plan.data_limits)
+        run.scorer = gates.scorer
+        run.gate_report = gates.as_dict()
+        run.counts = run.counts | {"pairs_kept": gates.kept, "pairs_dropped": gates.dropped.total()}
+        detail |= gates.as_dict()
+    with step(session, run, "snapshot") as detail:
+        snapshot = write_snapshot(
+            session,
+            pairs=pairs,
+            directory=plan.snapshots_dir,
+            feedback_until=cutoff,
+            replay_share=plan.replay_share,
+            seed=plan.training.seed,
+        )
+        run.snapshot_id = snapshot.id
+        detail |= {"pairs": snapshot.pair_count, "kto_rows": snapshot.kto_count}
+    if snapshot.pair_count < plan.min_pairs:
+        raise RunSkipped(
+            f"only {snapshot.pair_count} pairs, fewer than {plan.min_pairs}: no training"
+        )
+    with step(session, run, "train") as detail:
+        train_path, heldout_path = split_snapshot(Path(snapshot.path), plan.training)
+        name = f"dpo-{run.id:04d}"
+        output = plan.models_dir / name
+        metrics = train_dpo(
+            base_path=base.path,
+            train_path=train_path,
+            eval_path=heldout_path,
+            output_dir=output,
+            plan=plan.training,
+            system_prompt=plan.system_prompt,
+            context_tokens=plan.context_tokens,
+        )
+        candidate = register_model_version(
+            session,
+            name=name,
+            path=str(output.resolve()),
+            parent_id=base.id,
+            origin={"kind": "dpo", "run_id": run.id, "snapshot_id": str(snapshot.id)},
+            metrics={"training": metrics},
+        )
+        run.candidate_version_id = candidate.id
+        run.counts = run.counts | {"pairs_trained": int(metrics["train_pairs"])}
+        detail |= metrics
+    with step(session, run, "evaluate") as detail:
+        engines = {
+            label: Engine.load(
+                version.path,
+                adapter=version.adapter_path,
+                name=version.name,
+                version_id=version.id,
+                system_prompt=plan.system_prompt,
+                context_tokens=plan.context_tokens,
+            )
+            for label, version in (("candidate", candidate), ("active", base))
+        }
+        prompts = load_eval_prompts(plan.topics)
+        measured = {
+            label: measure_model(
+                engine,
+                prompts,
+                scorer=plan.scorer,
+                score_sentiment=plan.score_sentiment,
+                sampling=plan.eval_sampling,
+            )
+            for label, engine in engines.items()
+        }
+        preference = preference_accuracy(
+            engines["candidate"], engines["active"], heldout_path, beta=plan.training.beta
+        )
+        run.eval_report = {**measured, "preference": preference}
+        detail["preference_accuracy"] = preference and preference["accuracy"]
+    with step(session, run, "decide") as detail:
+        results, decided_by = judge(
+            measured["candidate"], measured["active"], preference, plan.model_limits
+        )
+        run.gate_report = run.gate_report | {"model_gates": report(results)}
+        candidate.metrics = candidate.metrics | {"evaluation": measured["candidate"]}
+        write_model_card(
+            output,
+            title=name,
+            summary=f"DPO from {base.name} on dataset snapshot {snapshot.id}. {decided_by}.",
+            details={"parent": base.name, "snapshot": str(snapshot.id), **candidate.metrics},
+        )
+        if decided_by == "all gates passed":
+            activate(session, candidate.id)
+            status = RunStatus.promoted
+        else:
+            reject(session, candidate.id)
+            status = RunStatus.rejected
+        detail["decided_by"] = decided_by
+    _finish(session, run, status, decision=decided_by)
+
+
+@contextmanager
+def step(session: Session, run: TrainingRun, name: str) -> Iterator[dict]:
+    """Time one step and record it (with what it reports in `detail`) in the run's row."""
+    detail: dict = {}
+    started = time.perf_counter()
+    log.info("nightly run %s: %s", run.id, name)
+    try:
+        yield detail
+    finally:
+        record = {"name": name, "seconds": round(time.perf_counter() - started, 2), **detail}
+        run.steps = [*run.steps, json.loads(json.dumps(record, default=str))]
+        session.add(run)
+        session.commit()
+
+
+def split_snapshot(path: Path, plan: TrainingPlan) -> tuple[Path, Path | None]:
+    """Train and held-out files from a snapshot (no held-out set below 8 pairs)."""
+    rows = path.read_text().splitlines()
+    random.Random(plan.seed).shuffle(rows)
+    held = round(len(rows) * plan.eval_share) if len(rows) >= 8 else 0
+    train, heldout = path.with_suffix(".train.jsonl"), path.with_suffix(".heldout.jsonl")
+    train.write_text("".join(line + "\n" for line in rows[held:]))
+    heldout.write_text("".join(line + "\n" for line in rows[:held]))
+    return train, heldout if held else None
+
+
+def fail_abandoned_runs(session: Session) -> None:
+    """A run still marked running when a new one starts was killed: say so."""
+    for run in session.exec(select(TrainingRun).where(TrainingRun.status == RunStatus.running)):
+        run.error = "interrupted: the process stopped before the run finished"
+        _finish(session, run, RunStatus.failed, decision=run.error)
+
+
+def _finish(session: Session, run: TrainingRun, status: RunStatus, *, decision: str) -> None:
+    run.status = status
+    run.decision = decision
+    run.finished_at = utcnow()
+    session.add(run)
+    session.commit()
+
+
+def _count(values) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    return counts

@@ -1,0 +1,40 @@
+"""Builds the nightly job from settings: scorers, thresholds, the DPO plan, where files go."""
+
+from trainer.corpus import load_topics
+from trainer.data_gates import DataGateLimits
+from trainer.dpo import TrainingPlan
+from trainer.nightly import NightlyPlan
+from trainer.scorers import load_toxicity_scorer
+from trainer.sentiment import score_sentiment
+from tuneloop.settings import Settings
+
+
+def nightly_plan(settings: Settings) -> NightlyPlan:
+    trainer = settings.trainer
+    return NightlyPlan(
+        models_dir=settings.models_dir,
+        snapshots_dir=settings.snapshots_dir,
+        system_prompt=settings.bot.system_prompt,
+        context_tokens=settings.bot.context_tokens,
+        scorer=load_toxicity_scorer(
+            trainer.scorer,
+            detoxify_checkpoint=trainer.detoxify_checkpoint,
+            detoxify_config_dir=trainer.detoxify_config_dir,
+        ),
+        score_sentiment=score_sentiment,
+        topics=load_topics(),
+        training=TrainingPlan(
+            learning_rate=trainer.learning_rate,
+            beta=trainer.beta,
+            num_train_epochs=trainer.num_train_epochs,
+            sft_weight=trainer.sft_weight,
+            overrides=trainer.dpo_overrides,
+        ),
+        data_limits=DataGateLimits(
+            toxicity=trainer.toxicity_threshold, identity_attack=trainer.identity_attack_threshold
+        ),
+        min_pairs=trainer.min_pairs,
+        replay_share=trainer.replay_share,
+        max_rater_share=trainer.max_rater_share,
+        keep_pii=trainer.public_contacts,
+    )
