@@ -3,6 +3,7 @@
 Commands import the heavy parts (torch, transformers) when they run, so `--help` stays fast.
 """
 
+import contextlib
 import logging
 import os
 from pathlib import Path
@@ -188,6 +189,25 @@ def nightly(
     console.print(f"decision  {run.decision}")
     if run.status.value == "failed":
         raise typer.Exit(1)
+
+
+@app.command("scheduler")
+def scheduler() -> None:
+    """Run the nightly job on its schedule (trainer.schedule, trainer.timezone) until stopped."""
+    from tuneloop.scheduling import build_scheduler, next_run
+
+    settings = load_settings()
+    store = open_store(settings)
+    try:
+        require_current_schema(store.engine)
+    except SchemaOutOfDate as exc:
+        error_console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    schedule = build_scheduler(settings, store)
+    console.print(f"nightly retraining '{settings.trainer.schedule}' ({settings.trainer.timezone})")
+    console.print(f"next run  {next_run(settings):%Y-%m-%d %H:%M %Z}; Ctrl+C stops")
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
+        schedule.start()
 
 
 @models_app.command("list")

@@ -12,6 +12,7 @@ SQLModel.metadata.naming_convention = {
 }
 
 from feedback.models.conversation import Conversation, Message, Role, TurnCreate  # noqa: E402
+from feedback.models.job_claim import JobClaim  # noqa: E402
 from feedback.models.model_version import ModelStatus, ModelVersion  # noqa: E402
 from feedback.models.rating import (  # noqa: E402
     FeedbackCreate,
@@ -37,6 +38,7 @@ __all__ = [
     "FeedbackEvent",
     "FeedbackKind",
     "GateVerdict",
+    "JobClaim",
     "Message",
     "ModelStatus",
     "ModelVersion",
