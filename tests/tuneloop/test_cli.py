@@ -7,7 +7,7 @@ import sys
 import pytest
 from sqlmodel import select
 
-from feedback import activate, register_model_version
+from feedback import activate, active_model_version, register_model_version
 from feedback.migrate import head_revision, upgrade
 from feedback.models import FeedbackEvent
 from tuneloop.settings import Settings
@@ -83,3 +83,38 @@ def test_a_bad_setting_is_a_clear_error_not_a_traceback(tmp_path):
     assert result.returncode != 0
     assert "top_p" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_models_list_promote_and_rollback(tmp_path, tiny_model_dir):
+    data = tmp_path / "data"
+    store = open_store(Settings(data_dir=data))
+    upgrade(store.engine)
+    with store.session() as session:
+        first = register_model_version(session, name="first", path=str(tiny_model_dir))
+        second = register_model_version(session, name="second", path=str(tiny_model_dir))
+        activate(session, first.id)
+    env = {"TUNELOOP_DATA_DIR": str(data)}
+
+    promoted = tuneloop("models", "promote", str(second.id), cwd=tmp_path, env=env)
+    assert promoted.returncode == 0 and "second" in promoted.stdout
+    listing = tuneloop("models", "list", cwd=tmp_path, env=env).stdout
+    assert "retired" in listing and "active" in listing
+    rolled_back = tuneloop("models", "rollback", cwd=tmp_path, env=env)
+    assert rolled_back.returncode == 0 and "first" in rolled_back.stdout
+    with store.session() as session:
+        assert active_model_version(session).id == first.id
+    missing = tuneloop("models", "promote", "999", cwd=tmp_path, env=env)
+    assert missing.returncode == 2 and "no model version with id 999" in missing.stderr
+
+
+def test_nightly_now_reports_a_skipped_run_with_its_reason(tmp_path, tiny_model_dir):
+    data = tmp_path / "data"
+    store = open_store(Settings(data_dir=data))
+    upgrade(store.engine)
+    with store.session() as session:
+        activate(session, register_model_version(session, name="t", path=str(tiny_model_dir)).id)
+    result = tuneloop("nightly", "--now", cwd=tmp_path, env={"TUNELOOP_DATA_DIR": str(data)})
+    assert result.returncode == 0, result.stderr
+    assert "skipped" in result.stdout and "fewer than 8" in result.stdout
+    assert "alt-profanity-check" in result.stdout  # the scorer that gated it
+    assert tuneloop("nightly", cwd=tmp_path).returncode == 2  # --now is required
