@@ -145,9 +145,36 @@ def rated_pairs(
     policy: PairPolicy,
     rater_weights: sa.FromClause | None = None,
 ) -> list[PairCandidate]:
-    """Answers to one context rated apart: the better one chosen, weight = the score gap."""
+    """Answers to one context rated apart: the better one chosen, weight = the score gap.
+
+    A popular question can have thousands of rated answers, so only the best and the worst
+    `max_pairs_per_context` of each context (newest first among equals) are paired: the
+    join stays bounded however large the store grows.
+    """
     scored = scored_answers(rater_weights)
-    better, worse = scored.alias("better"), scored.alias("worse")
+    newest_first = scored.c.last_feedback_at.desc()
+    ranked = sa.select(
+        scored,
+        sa.func.row_number()
+        .over(partition_by=scored.c.context_key, order_by=(scored.c.score.desc(), newest_first))
+        .label("best_rank"),
+        sa.func.row_number()
+        .over(partition_by=scored.c.context_key, order_by=(scored.c.score.asc(), newest_first))
+        .label("worst_rank"),
+    ).cte("ranked")
+    better = (
+        sa.select(ranked)
+        .where(
+            ranked.c.best_rank <= policy.max_pairs_per_context,
+            ranked.c.score > policy.good_enough,
+        )
+        .subquery("better")
+    )
+    worse = (
+        sa.select(ranked)
+        .where(ranked.c.worst_rank <= policy.max_pairs_per_context)
+        .subquery("worse")
+    )
     chosen, rejected = sa.orm.aliased(Message), sa.orm.aliased(Message)
     gap = (better.c.score - worse.c.score).label("gap")
     query = (
@@ -160,6 +187,7 @@ def rated_pairs(
             rejected.content.label("rejected_text"),
             gap,
         )
+        .select_from(better)
         .join(
             worse,
             sa.and_(
@@ -169,7 +197,7 @@ def rated_pairs(
         )
         .join(chosen, chosen.id == better.c.message_id)
         .join(rejected, rejected.id == worse.c.message_id)
-        .where(better.c.score > policy.good_enough, gap >= policy.min_margin)
+        .where(gap >= policy.min_margin)
     )
     if since is not None:
         query = query.where(

@@ -175,3 +175,17 @@ def test_trolls_lose_trust_and_their_votes_lose_weight(session):
     weighted = pairs(session, rater_weights=weights_table(session, trust))
     unweighted = pairs(session)
     assert min(p.weight for p in weighted) > min(p.weight for p in unweighted)
+
+
+def test_a_popular_question_pairs_only_its_best_and_worst_answers(session):
+    for index in range(6):
+        question, rude = ask(session, "How long can I return items?", user=f"user-{index}")
+        good = regenerate(session, question, f"{GOOD} Variant {index}.")
+        thumbs(session, rude, -1, rater=f"r{index}")
+        record_feedback(
+            session, message_id=good.id, kind="stars", value=5 - index % 2, user_id=f"r{index}"
+        )
+    bounded = build_pairs(session, since=None, policy=PairPolicy(max_pairs_per_context=2))
+    assert 1 <= len(bounded) <= 4  # 2 best x 2 worst, not 6 x 6
+    # the best-rated, newest first among equals
+    assert all(pair.chosen.endswith(("Variant 4.", "Variant 2.")) for pair in bounded)
