@@ -2,9 +2,10 @@
 
 import uuid
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import replace
 from datetime import datetime
+from functools import cache, partial
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -34,16 +35,17 @@ def build_pairs(
     pairs = rated_pairs(session, since=since, policy=policy, rater_weights=rater_weights)
     pairs += correction_pairs(session, since=since)
     attach_provenance(session, pairs)
-    pairs = deduplicate([scrub(pair, keep_pii) for pair in pairs])
+    scrubbed = cache(partial(scrub_pii, keep=tuple(keep_pii)))  # answers repeat a lot
+    pairs = deduplicate([scrub(pair, scrubbed) for pair in pairs])
     return cap_rater_share(session, pairs, max_rater_share)
 
 
-def scrub(pair: PairCandidate, keep: Collection[str]) -> PairCandidate:
+def scrub(pair: PairCandidate, scrub_text: Callable[[str], str]) -> PairCandidate:
     return replace(
         pair,
-        chosen=scrub_pii(pair.chosen, keep=keep),
-        rejected=scrub_pii(pair.rejected, keep=keep),
-        prompt=[m | {"content": scrub_pii(m["content"], keep=keep)} for m in pair.prompt],
+        chosen=scrub_text(pair.chosen),
+        rejected=scrub_text(pair.rejected),
+        prompt=[m | {"content": scrub_text(m["content"])} for m in pair.prompt],
     )
 
 

@@ -31,7 +31,7 @@ RATING_KINDS = (FeedbackKind.thumbs, FeedbackKind.stars, FeedbackKind.regenerate
 class PairPolicy:
     min_margin: float = field(default=0.25, metadata={"help": "Smaller score gaps are ties."})
     good_enough: float = field(default=0.5, metadata={"help": "A chosen answer scores above it."})
-    max_pairs_per_context: int = field(default=8, metadata={"help": "Strongest pairs kept."})
+    max_pairs_per_context: int = field(default=8, metadata={"help": "Pairs per question, at most."})
 
 
 @dataclass
@@ -147,9 +147,10 @@ def rated_pairs(
 ) -> list[PairCandidate]:
     """Answers to one context rated apart: the better one chosen, weight = the score gap.
 
-    A popular question can have thousands of rated answers, so only the best and the worst
-    `max_pairs_per_context` of each context (newest first among equals) are paired: the
-    join stays bounded however large the store grows.
+    A popular question can have thousands of rated answers, so the i-th best answer of a
+    context is paired with its i-th worst (newest first among equals), for i up to
+    `max_pairs_per_context`: the strongest gaps first. One query ranks every context's
+    answers; only the ranked ends (a bounded number of rows per context) leave the database.
     """
     scored = scored_answers(rater_weights)
     newest_first = scored.c.last_feedback_at.desc()
@@ -161,71 +162,45 @@ def rated_pairs(
         sa.func.row_number()
         .over(partition_by=scored.c.context_key, order_by=(scored.c.score.asc(), newest_first))
         .label("worst_rank"),
-    ).cte("ranked")
-    better = (
-        sa.select(ranked)
+    ).subquery("ranked")
+    ends = session.execute(
+        sa.select(ranked, Message.content)
+        .join(Message, Message.id == ranked.c.message_id)
         .where(
-            ranked.c.best_rank <= policy.max_pairs_per_context,
-            ranked.c.score > policy.good_enough,
-        )
-        .subquery("better")
-    )
-    worse = (
-        sa.select(ranked)
-        .where(ranked.c.worst_rank <= policy.max_pairs_per_context)
-        .subquery("worse")
-    )
-    chosen, rejected = sa.orm.aliased(Message), sa.orm.aliased(Message)
-    gap = (better.c.score - worse.c.score).label("gap")
-    query = (
-        sa.select(
-            better.c.message_id.label("chosen_id"),
-            worse.c.message_id.label("rejected_id"),
-            better.c.context_id.label("chosen_context"),
-            worse.c.context_id.label("rejected_context"),
-            chosen.content.label("chosen_text"),
-            rejected.content.label("rejected_text"),
-            gap,
-        )
-        .select_from(better)
-        .join(
-            worse,
-            sa.and_(
-                worse.c.context_key == better.c.context_key,
-                worse.c.message_id != better.c.message_id,
-            ),
-        )
-        .join(chosen, chosen.id == better.c.message_id)
-        .join(rejected, rejected.id == worse.c.message_id)
-        .where(gap >= policy.min_margin)
-    )
-    if since is not None:
-        query = query.where(
-            sa.or_(better.c.last_feedback_at > since, worse.c.last_feedback_at > since)
-        )
-    by_context: dict[str, list[PairCandidate]] = defaultdict(list)
-    for row in session.execute(query):
-        strategy = (
-            PairStrategy.regeneration
-            if row.chosen_context == row.rejected_context
-            else PairStrategy.same_prompt
-        )
-        by_context[str(row.rejected_context)].append(
-            PairCandidate(
-                strategy=strategy,
-                context_id=row.rejected_context,
-                chosen=row.chosen_text,
-                rejected=row.rejected_text,
-                weight=float(row.gap),
-                chosen_message_id=row.chosen_id,
-                rejected_message_id=row.rejected_id,
+            sa.or_(
+                ranked.c.best_rank <= policy.max_pairs_per_context,
+                ranked.c.worst_rank <= policy.max_pairs_per_context,
             )
         )
-    strongest = []
-    for candidates in by_context.values():
-        candidates.sort(key=lambda pair: pair.weight, reverse=True)
-        strongest += candidates[: policy.max_pairs_per_context]
-    return strongest
+    ).all()
+    best, worst = defaultdict(dict), defaultdict(dict)
+    for row in ends:
+        best[row.context_key][row.best_rank] = row
+        worst[row.context_key][row.worst_rank] = row
+    pairs = []
+    for context, ranks in best.items():
+        for rank, chosen in ranks.items():
+            rejected = worst[context].get(rank)
+            if rejected is None or rejected.message_id == chosen.message_id:
+                continue
+            gap = chosen.score - rejected.score
+            fresh = since is None or max(chosen.last_feedback_at, rejected.last_feedback_at) > since
+            if chosen.score > policy.good_enough and gap >= policy.min_margin and fresh:
+                pairs.append(_rated_pair(chosen, rejected, gap))
+    return pairs
+
+
+def _rated_pair(chosen, rejected, gap: float) -> PairCandidate:
+    same_parent = chosen.context_id == rejected.context_id
+    return PairCandidate(
+        strategy=PairStrategy.regeneration if same_parent else PairStrategy.same_prompt,
+        context_id=rejected.context_id,
+        chosen=chosen.content,
+        rejected=rejected.content,
+        weight=float(gap),
+        chosen_message_id=chosen.message_id,
+        rejected_message_id=rejected.message_id,
+    )
 
 
 def correction_pairs(session: Session, *, since: datetime | None) -> list[PairCandidate]:
@@ -302,10 +277,12 @@ def conversation_threads(
     """The messages from each conversation's start down to each context message."""
     conversations = sa.select(Message.conversation_id).where(Message.id.in_(contexts))
     messages = {
-        m.id: m
-        for m in session.execute(
-            sa.select(Message).where(Message.conversation_id.in_(conversations))
-        ).scalars()
+        row.id: row
+        for row in session.execute(
+            sa.select(Message.id, Message.parent_id, Message.role, Message.content).where(
+                Message.conversation_id.in_(conversations)
+            )
+        )
     }
     threads = {}
     for context in contexts:
