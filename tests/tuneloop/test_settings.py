@@ -79,4 +79,4 @@ def test_the_configuration_reference_is_generated_from_the_settings():
         text=True,
         check=True,
     ).stdout
-    assert DOCS.read_text().endswith(generated), "run: tuneloop config --markdown"
+    assert DOCS.read_text() == generated, "run: tuneloop config --markdown > docs/configuration.md"
