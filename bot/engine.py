@@ -10,6 +10,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, TextStreamer
 
 from bot.prompt import Prompt, build_prompt
+from feedback.models import ModelVersion
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,20 @@ class Engine:
             system_prompt=system_prompt,
             context_tokens=context_tokens,
             version_id=version_id,
+        )
+
+    @classmethod
+    def load_version(
+        cls, version: ModelVersion, *, system_prompt: str, context_tokens: int
+    ) -> "Engine":
+        """Load a registered model version (its weights and adapter, named after it)."""
+        return cls.load(
+            version.path,
+            adapter=version.adapter_path,
+            name=version.name,
+            version_id=version.id,
+            system_prompt=system_prompt,
+            context_tokens=context_tokens,
         )
 
     def prompt(self, messages: Sequence[dict[str, str]]) -> Prompt:

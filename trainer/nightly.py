@@ -150,13 +150,8 @@ def _steps(session: Session, run: TrainingRun, base: ModelVersion, plan: Nightly
         detail |= metrics
     with step(session, run, "evaluate") as detail:
         engines = {
-            label: Engine.load(
-                version.path,
-                adapter=version.adapter_path,
-                name=version.name,
-                version_id=version.id,
-                system_prompt=plan.system_prompt,
-                context_tokens=plan.context_tokens,
+            label: Engine.load_version(
+                version, system_prompt=plan.system_prompt, context_tokens=plan.context_tokens
             )
             for label, version in (("candidate", candidate), ("active", base))
         }

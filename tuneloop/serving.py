@@ -35,13 +35,8 @@ def load_engine(settings: Settings, version: ModelVersion | None) -> Engine:
             "no active model version: run `tuneloop bootstrap`, or set TUNELOOP_BOT__MODEL "
             "to a model directory or hub id"
         )
-    return Engine.load(
-        version.path,
-        adapter=version.adapter_path,
-        name=version.name,
-        version_id=version.id,
-        system_prompt=bot.system_prompt,
-        context_tokens=bot.context_tokens,
+    return Engine.load_version(
+        version, system_prompt=bot.system_prompt, context_tokens=bot.context_tokens
     )
 
 

@@ -26,6 +26,18 @@ def tuneloop(*args: str, cwd, env: dict[str, str] | None = None) -> subprocess.C
     )
 
 
+def store_serving(data, model_dir, *names: str):
+    """A store in `data` with a version per name of the tiny model; the first one active."""
+    store = open_store(Settings(data_dir=data))
+    upgrade(store.engine)
+    with store.session() as session:
+        versions = [
+            register_model_version(session, name=name, path=str(model_dir)) for name in names
+        ]
+        activate(session, versions[0].id)
+    return store, versions
+
+
 def test_help_lists_every_command(tmp_path):
     result = tuneloop("--help", cwd=tmp_path)
     assert result.returncode == 0
@@ -61,11 +73,7 @@ def test_the_same_commands_work_on_postgresql(tmp_path, postgres_url):
 
 def test_demo_serves_the_active_model_to_a_user_who_rates_it(tmp_path, tiny_model_dir):
     data = tmp_path / "data"
-    store = open_store(Settings(data_dir=data))
-    upgrade(store.engine)
-    with store.session() as session:
-        version = register_model_version(session, name="tiny", path=str(tiny_model_dir))
-        activate(session, version.id)
+    store, _ = store_serving(data, tiny_model_dir, "tiny")
 
     result = tuneloop(
         "demo", "--questions", "2", cwd=tmp_path, env={"TUNELOOP_DATA_DIR": str(data)}
@@ -87,12 +95,7 @@ def test_a_bad_setting_is_a_clear_error_not_a_traceback(tmp_path):
 
 def test_models_list_promote_and_rollback(tmp_path, tiny_model_dir):
     data = tmp_path / "data"
-    store = open_store(Settings(data_dir=data))
-    upgrade(store.engine)
-    with store.session() as session:
-        first = register_model_version(session, name="first", path=str(tiny_model_dir))
-        second = register_model_version(session, name="second", path=str(tiny_model_dir))
-        activate(session, first.id)
+    store, (first, second) = store_serving(data, tiny_model_dir, "first", "second")
     env = {"TUNELOOP_DATA_DIR": str(data)}
 
     promoted = tuneloop("models", "promote", str(second.id), cwd=tmp_path, env=env)
@@ -109,10 +112,7 @@ def test_models_list_promote_and_rollback(tmp_path, tiny_model_dir):
 
 def test_nightly_now_reports_a_skipped_run_with_its_reason(tmp_path, tiny_model_dir):
     data = tmp_path / "data"
-    store = open_store(Settings(data_dir=data))
-    upgrade(store.engine)
-    with store.session() as session:
-        activate(session, register_model_version(session, name="t", path=str(tiny_model_dir)).id)
+    store_serving(data, tiny_model_dir, "t")
     result = tuneloop("nightly", "--now", cwd=tmp_path, env={"TUNELOOP_DATA_DIR": str(data)})
     assert result.returncode == 0, result.stderr
     assert "skipped" in result.stdout and "fewer than 8" in result.stdout
