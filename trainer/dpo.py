@@ -1,12 +1,17 @@
 """DPO training with TRL on a dataset snapshot: held-out split, early stopping, an SFT term."""
 
+import json
 import logging
 import shutil
-from dataclasses import dataclass, field
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+from accelerate import PartialState
 from datasets import Dataset, load_dataset
 from transformers import AutoModelForCausalLM, AutoTokenizer, EarlyStoppingCallback
 from trl import DPOConfig, DPOTrainer
@@ -46,7 +51,7 @@ def dpo_config(plan: TrainingPlan, output_dir: Path, *, evaluate: bool) -> DPOCo
         "seed": plan.seed,
         "use_cpu": on_cpu,
         "bf16": False if on_cpu else None,  # these CPUs have no bf16 instructions
-        "gradient_checkpointing": False,  # memory is plentiful for small models; it costs time
+        "activation_checkpointing": False,  # memory is plentiful for small models; it costs time
         "logging_steps": 1,
         "report_to": "none",
         "save_only_model": True,
@@ -108,9 +113,10 @@ def train_dpo(
         callbacks=[EarlyStoppingCallback(early_stopping_patience=1)] if evaluate else [],
     )
     result = trainer.train()
-    trainer.save_model(str(output_dir))
-    tokenizer.save_pretrained(output_dir)
-    shutil.rmtree(checkpoints, ignore_errors=True)
+    trainer.save_model(str(output_dir))  # on the main process only, when there are several
+    if trainer.is_world_process_zero():
+        tokenizer.save_pretrained(output_dir)
+        shutil.rmtree(checkpoints, ignore_errors=True)
     metrics = {
         "train_loss": result.training_loss,
         "train_pairs": len(train),
@@ -121,3 +127,38 @@ def train_dpo(
         }
     log.info("DPO done: %s", metrics)
     return metrics
+
+
+def launch_dpo(*, launcher: list[str] | None, **arguments) -> dict[str, float]:
+    """Train in this process, or through a launcher such as `accelerate launch` (several GPUs,
+    DeepSpeed: whatever the launcher's own config says) running `python -m trainer.dpo`."""
+    if not launcher:
+        return train_dpo(**arguments)
+    with tempfile.TemporaryDirectory() as directory:
+        request, result = Path(directory) / "request.json", Path(directory) / "result.json"
+        request.write_text(json.dumps(arguments | {"plan": asdict(arguments["plan"])}, default=str))
+        command = [*launcher, "-m", "trainer.dpo", str(request), str(result)]
+        log.info("training through %s", " ".join(command))
+        subprocess.run(command, check=True)
+        return json.loads(result.read_text())
+
+
+def main() -> None:
+    """`python -m trainer.dpo REQUEST.json RESULT.json`: what `launch_dpo` runs per process."""
+    request, result = map(Path, sys.argv[1:3])
+    arguments = json.loads(request.read_text())
+    metrics = train_dpo(
+        base_path=arguments["base_path"],
+        train_path=Path(arguments["train_path"]),
+        eval_path=Path(arguments["eval_path"]) if arguments["eval_path"] else None,
+        output_dir=Path(arguments["output_dir"]),
+        plan=TrainingPlan(**arguments["plan"]),
+        system_prompt=arguments["system_prompt"],
+        context_tokens=arguments["context_tokens"],
+    )
+    if PartialState().is_main_process:
+        result.write_text(json.dumps(metrics))
+
+
+if __name__ == "__main__":
+    main()

@@ -26,7 +26,7 @@ from feedback.snapshots import last_cutoff, save_pairs, write_snapshot
 from feedback.trust import rater_trust, weights_table
 from trainer.corpus import Topic
 from trainer.data_gates import DataGateLimits, gate_pairs
-from trainer.dpo import TrainingPlan, train_dpo
+from trainer.dpo import TrainingPlan, launch_dpo
 from trainer.evaluation import load_eval_prompts, measure_model, preference_accuracy
 from trainer.model_card import write_model_card
 from trainer.model_gates import ModelGateLimits, judge, report
@@ -53,6 +53,7 @@ class NightlyPlan:
     replay_share: float = 0.2
     max_rater_share: float = 0.2
     keep_pii: Collection[str] = ()
+    launcher: Sequence[str] = ()  # e.g. ("accelerate", "launch"); empty: train in this process
 
 
 class RunSkipped(Exception):  # a normal end of a run, not an error
@@ -128,7 +129,8 @@ def _steps(session: Session, run: TrainingRun, base: ModelVersion, plan: Nightly
         train_path, heldout_path = split_snapshot(Path(snapshot.path), plan.training)
         name = f"dpo-{run.id:04d}"
         output = plan.models_dir / name
-        metrics = train_dpo(
+        metrics = launch_dpo(
+            launcher=list(plan.launcher),
             base_path=base.path,
             train_path=train_path,
             eval_path=heldout_path,

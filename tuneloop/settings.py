@@ -121,6 +121,11 @@ class TrainerSettings(Section):
         description="Weight of the SFT term (likelihood of the chosen answer) added to the DPO "
         "loss; it keeps the model from drifting. 0 turns it off.",
     )
+    launcher: list[str] = Field(
+        default_factory=list,
+        description='Command that launches training, e.g. ["accelerate", "launch"] for several '
+        "GPUs as accelerate's own config says; empty: train in the nightly job's process.",
+    )
     dpo_overrides: dict[str, Any] = Field(
         default_factory=dict,
         description="Further trl.DPOConfig fields, passed through as they are.",

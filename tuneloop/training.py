@@ -37,4 +37,5 @@ def nightly_plan(settings: Settings) -> NightlyPlan:
         replay_share=trainer.replay_share,
         max_rater_share=trainer.max_rater_share,
         keep_pii=trainer.public_contacts,
+        launcher=trainer.launcher,
     )

@@ -1,0 +1,76 @@
+"""DPO training on the tiny model: in this process, and through `accelerate launch`."""
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from transformers import AutoModelForCausalLM
+
+from tests.conftest import SYSTEM_PROMPT
+from trainer.dpo import TrainingPlan, launch_dpo
+
+
+@pytest.fixture
+def pair_files(tmp_path, topics):
+    rows = [
+        {
+            "prompt": [{"role": "user", "content": question}],
+            "chosen": [{"role": "assistant", "content": topic.reference}],
+            "rejected": [{"role": "assistant", "content": topic.answers["rude"]}],
+        }
+        for topic in topics
+        for question in topic.questions[:3]
+    ]
+    train, held_out = tmp_path / "train.jsonl", tmp_path / "heldout.jsonl"
+    train.write_text("".join(json.dumps(row) + "\n" for row in rows[:-4]))
+    held_out.write_text("".join(json.dumps(row) + "\n" for row in rows[-4:]))
+    return train, held_out
+
+
+def arguments(tiny_model_dir, pair_files, output: Path) -> dict:
+    train, held_out = pair_files
+    return {
+        "base_path": str(tiny_model_dir),
+        "train_path": train,
+        "eval_path": held_out,
+        "output_dir": output,
+        "plan": TrainingPlan(num_train_epochs=2, learning_rate=1e-3, batch_size=4),
+        "system_prompt": SYSTEM_PROMPT,
+        "context_tokens": 256,
+    }
+
+
+def test_training_in_process_evaluates_and_saves_a_loadable_model(
+    tmp_path, tiny_model_dir, pair_files
+):
+    output = tmp_path / "candidate"
+    metrics = launch_dpo(launcher=None, **arguments(tiny_model_dir, pair_files, output))
+    assert metrics["train_pairs"] == 14 and "eval_loss" in metrics
+    assert 0.0 <= metrics["eval_rewards/accuracies"] <= 1.0
+    assert AutoModelForCausalLM.from_pretrained(output).config.model_type == "llama"
+    assert (output / "tokenizer.json").exists()
+    assert not (tmp_path / "candidate.checkpoints").exists()
+
+
+@pytest.mark.slow
+def test_training_through_accelerate_launch(tmp_path, tiny_model_dir, pair_files):
+    accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent))
+    output = tmp_path / "launched"
+    launcher = [
+        accelerate,
+        "launch",
+        "--cpu",
+        "--num_processes",
+        "1",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+    ]
+    metrics = launch_dpo(launcher=launcher, **arguments(tiny_model_dir, pair_files, output))
+    assert metrics["train_pairs"] == 14 and "eval_loss" in metrics
+    assert AutoModelForCausalLM.from_pretrained(output).config.model_type == "llama"
