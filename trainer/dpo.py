@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from accelerate import PartialState
 from datasets import Dataset, load_dataset
+from peft import LoraConfig, PeftModel
 from transformers import AutoModelForCausalLM, AutoTokenizer, EarlyStoppingCallback
 from trl import DPOConfig, DPOTrainer
 
@@ -31,6 +32,7 @@ class TrainingPlan:
     sft_weight: float = 0.2
     batch_size: int = 8
     eval_share: float = 0.15  # held out of training, for early stopping and the model gate
+    lora_rank: int = 0  # 0: full fine-tuning (small models); > 0: a LoRA adapter of that rank
     seed: int = 0
     overrides: dict[str, Any] = field(default_factory=dict)
 
@@ -52,7 +54,7 @@ def dpo_config(plan: TrainingPlan, output_dir: Path, *, evaluate: bool) -> DPOCo
         "use_cpu": on_cpu,
         "bf16": False if on_cpu else None,  # these CPUs have no bf16 instructions
         "activation_checkpointing": False,  # memory is plentiful for small models; it costs time
-        "logging_steps": 1,
+        "logging_steps": 10,
         "report_to": "none",
         "save_only_model": True,
         "save_total_limit": 1,
@@ -90,11 +92,14 @@ def train_dpo(
     plan: TrainingPlan,
     system_prompt: str,
     context_tokens: int,
+    base_adapter: str | None = None,
 ) -> dict[str, float]:
-    """Train a candidate from `base_path` and save it in `output_dir`; with `eval_path`,
-    evaluate each epoch, stop early and keep the best epoch."""
+    """Train a candidate from `base_path` (plus `base_adapter`, when the active model is an
+    adapter) and save it in `output_dir`: the whole model, or with `plan.lora_rank` only a
+    LoRA adapter for `base_path`. With `eval_path`: evaluate each epoch, stop early, keep the
+    best epoch."""
     tokenizer = AutoTokenizer.from_pretrained(base_path)
-    model = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
+    model, peft_config = _trainable_model(base_path, base_adapter, plan)
     served = {
         "tokenizer": tokenizer,
         "system_prompt": system_prompt,
@@ -110,6 +115,7 @@ def train_dpo(
         train_dataset=train,
         eval_dataset=held_out if evaluate else None,
         processing_class=tokenizer,
+        peft_config=peft_config,
         callbacks=[EarlyStoppingCallback(early_stopping_patience=1)] if evaluate else [],
     )
     result = trainer.train()
@@ -120,6 +126,7 @@ def train_dpo(
     metrics = {
         "train_loss": result.training_loss,
         "train_pairs": len(train),
+        "lora_rank": plan.lora_rank,
     }
     if evaluate:
         metrics |= {
@@ -127,6 +134,25 @@ def train_dpo(
         }
     log.info("DPO done: %s", metrics)
     return metrics
+
+
+def _trainable_model(base_path: str, base_adapter: str | None, plan: TrainingPlan):
+    """The model to train and, for a new adapter, its LoRA config."""
+    model = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
+    if base_adapter is None:
+        if plan.lora_rank == 0:
+            return model, None
+        lora = LoraConfig(
+            r=plan.lora_rank,
+            lora_alpha=2 * plan.lora_rank,
+            target_modules="all-linear",
+            task_type="CAUSAL_LM",
+        )
+        return model, lora
+    if plan.lora_rank == 0:  # full fine-tuning of a model that was served as an adapter
+        return PeftModel.from_pretrained(model, base_adapter).merge_and_unload(), None
+    # Go on training last night's adapter; last night's model is then the DPO reference.
+    return PeftModel.from_pretrained(model, base_adapter, is_trainable=True), None
 
 
 def launch_dpo(*, launcher: list[str] | None, **arguments) -> dict[str, float]:
@@ -149,6 +175,7 @@ def main() -> None:
     arguments = json.loads(request.read_text())
     metrics = train_dpo(
         base_path=arguments["base_path"],
+        base_adapter=arguments.get("base_adapter"),
         train_path=Path(arguments["train_path"]),
         eval_path=Path(arguments["eval_path"]) if arguments["eval_path"] else None,
         output_dir=Path(arguments["output_dir"]),

@@ -132,6 +132,7 @@ def _steps(session: Session, run: TrainingRun, base: ModelVersion, plan: Nightly
         metrics = launch_dpo(
             launcher=list(plan.launcher),
             base_path=base.path,
+            base_adapter=base.adapter_path,
             train_path=train_path,
             eval_path=heldout_path,
             output_dir=output,
@@ -139,10 +140,12 @@ def _steps(session: Session, run: TrainingRun, base: ModelVersion, plan: Nightly
             system_prompt=plan.system_prompt,
             context_tokens=plan.context_tokens,
         )
+        adapter = plan.training.lora_rank > 0
         candidate = register_model_version(
             session,
             name=name,
-            path=str(output.resolve()),
+            path=base.path if adapter else str(output.resolve()),
+            adapter_path=str(output.resolve()) if adapter else None,
             parent_id=base.id,
             origin={"kind": "dpo", "run_id": run.id, "snapshot_id": str(snapshot.id)},
             metrics={"training": metrics},

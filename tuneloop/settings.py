@@ -121,6 +121,12 @@ class TrainerSettings(Section):
         description="Weight of the SFT term (likelihood of the chosen answer) added to the DPO "
         "loss; it keeps the model from drifting. 0 turns it off.",
     )
+    lora_rank: int = Field(
+        default=0,
+        ge=0,
+        description="0 fine-tunes the whole model (the demo model); above 0 trains a LoRA "
+        "adapter of that rank, which the bot hot-swaps (large models).",
+    )
     launcher: list[str] = Field(
         default_factory=list,
         description='Command that launches training, e.g. ["accelerate", "launch"] for several '

@@ -28,6 +28,7 @@ def nightly_plan(settings: Settings) -> NightlyPlan:
             beta=trainer.beta,
             num_train_epochs=trainer.num_train_epochs,
             sft_weight=trainer.sft_weight,
+            lora_rank=trainer.lora_rank,
             overrides=trainer.dpo_overrides,
         ),
         data_limits=DataGateLimits(

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from transformers import AutoModelForCausalLM
 
 from tests.conftest import SYSTEM_PROMPT
@@ -74,3 +75,32 @@ def test_training_through_accelerate_launch(tmp_path, tiny_model_dir, pair_files
     metrics = launch_dpo(launcher=launcher, **arguments(tiny_model_dir, pair_files, output))
     assert metrics["train_pairs"] == 14 and "eval_loss" in metrics
     assert AutoModelForCausalLM.from_pretrained(output).config.model_type == "llama"
+
+
+def test_a_lora_adapter_is_trained_served_and_trained_again(tmp_path, tiny_model_dir, pair_files):
+    from bot.engine import Engine, Sampling
+
+    lora = {"plan": TrainingPlan(num_train_epochs=1, learning_rate=1e-2, batch_size=4, lora_rank=4)}
+    first = tmp_path / "adapter-1"
+    metrics = launch_dpo(launcher=None, **arguments(tiny_model_dir, pair_files, first) | lora)
+    assert metrics["lora_rank"] == 4
+    assert (first / "adapter_config.json").exists() and not (first / "config.json").exists()
+
+    engine = Engine.load(
+        tiny_model_dir, adapter=first, system_prompt=SYSTEM_PROMPT, context_tokens=256
+    )
+    base = Engine.load(tiny_model_dir, system_prompt=SYSTEM_PROMPT, context_tokens=256)
+    prompt = engine.prompt([{"role": "user", "content": "Where are your stores?"}])
+    assert type(engine.model).__name__ == "PeftModelForCausalLM"
+    with torch.inference_mode():  # the adapter changes what the model computes
+        ids = torch.tensor([prompt.token_ids])
+        assert not torch.allclose(engine.model(ids).logits, base.model(ids).logits)
+    assert engine.generate(prompt, Sampling(seed=0, max_new_tokens=4)).completion_tokens >= 1
+
+    second = tmp_path / "adapter-2"
+    launch_dpo(
+        launcher=None,
+        base_adapter=str(first),
+        **arguments(tiny_model_dir, pair_files, second) | lora,
+    )
+    assert (second / "adapter_config.json").exists()
