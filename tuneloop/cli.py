@@ -150,19 +150,30 @@ def serve(
         logger.close()
 
 
+@app.command("dashboard")
+def dashboard(
+    port: Annotated[int, typer.Option(help="Port of the dashboard.")] = 8502,
+    hash_password: Annotated[
+        bool, typer.Option("--hash-password", help="Make an operator password hash, and exit.")
+    ] = False,
+) -> None:
+    """Open the operators' dashboard (Streamlit): trends, review queue, runs, rater trust."""
+    if hash_password:
+        from dashboards.auth import hash_password as make_hash
+
+        password = typer.prompt("Operator password", hide_input=True, confirmation_prompt=True)
+        console.print("Set this as TUNELOOP_DASHBOARDS__OPERATOR_PASSWORD_HASH:")
+        print(make_hash(password))
+        return
+    raise typer.Exit(_streamlit("dashboard_app.py", port))
+
+
 @app.command("chat")
 def chat(
     port: Annotated[int, typer.Option(help="Port of the chat page.")] = 8501,
 ) -> None:
     """Open the end users' chat page (Streamlit), talking to the bot at bot.api_url."""
-    import subprocess
-    import sys
-
-    page = Path(__file__).with_name("chat_app.py")
-    command = [sys.executable, "-m", "streamlit", "run", str(page), "--server.port", str(port)]
-    command += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    command += ["--client.toolbarMode", "minimal"]
-    raise typer.Exit(subprocess.call(command))
+    raise typer.Exit(_streamlit("chat_app.py", port))
 
 
 @app.command("nightly")
@@ -300,6 +311,18 @@ def demo(
     console.print(table)
     _print_store_state(settings)
     console.print("Next: `tuneloop serve` and `tuneloop chat` to talk to the bot yourself.")
+
+
+def _streamlit(script: str, port: int) -> int:
+    import subprocess
+    import sys
+
+    page = Path(__file__).with_name(script)
+    command = [sys.executable, "-m", "streamlit", "run", str(page), "--server.port", str(port)]
+    command += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    command += ["--client.toolbarMode", "minimal"]
+    console.print(f"open http://127.0.0.1:{port}")
+    return subprocess.call(command)
 
 
 def load_settings() -> Settings:

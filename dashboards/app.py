@@ -1,0 +1,36 @@
+"""The operators' Streamlit app: login, then one page per job."""
+
+from collections.abc import Callable, Sequence
+from functools import partial
+
+import streamlit as st
+
+from dashboards.auth import logged_in_operator
+from dashboards.pages import conversations, review, runs, trends, trust
+from feedback import Store
+
+
+def run_dashboard(
+    store: Store,
+    *,
+    password_hash: str | None,
+    score_toxicity: Callable[[Sequence[str]], Sequence[float]],
+) -> None:
+    operator = logged_in_operator(password_hash)
+    if operator is None:
+        return
+    st.sidebar.caption(f"Logged in as {operator}")
+    pages = [
+        st.Page(
+            partial(trends.render, store), title="Quality trends", url_path="trends", default=True
+        ),
+        st.Page(partial(review.render, store, operator), title="Review queue", url_path="review"),
+        st.Page(
+            partial(conversations.render, store), title="Conversations", url_path="conversations"
+        ),
+        st.Page(partial(runs.render, store), title="Training runs", url_path="runs"),
+        st.Page(
+            partial(trust.render, store, score_toxicity), title="Rater trust", url_path="trust"
+        ),
+    ]
+    st.navigation(pages).run()

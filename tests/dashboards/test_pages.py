@@ -1,0 +1,137 @@
+"""Every dashboard page headless with AppTest, on a seeded store and on an empty one."""
+
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from sqlmodel import select
+from streamlit.testing.v1 import AppTest
+
+from dashboards.auth import hash_password
+from feedback import Store, active_model_version, make_engine
+from feedback.migrate import upgrade
+from feedback.models import OperatorReview, ReviewAction
+from tests.conftest import PSEUDONYM_KEY
+from tests.dashboards.conftest import page
+
+DASHBOARD_APP = Path(__file__).parents[2] / "tuneloop" / "dashboard_app.py"
+
+
+def metric(app: AppTest, label: str) -> str:
+    return next(m.value for m in app.metric if m.label == label)
+
+
+def test_trends_show_both_days_with_filters(seeded_store):
+    app = page(seeded_store, "trends")
+    assert not app.exception
+    assert metric(app, "Answers") == "8" and metric(app, "Thumbs-up rate") == "50%"
+    assert len(app.get("vega_lite_chart")) == 4  # rate, stars, regenerations, volume
+    app.multiselect(key="trend_versions").set_value(["dpo-0001"]).run()
+    assert metric(app, "Answers") == "4" and metric(app, "Thumbs-up rate") == "75%"
+    reports = app.dataframe[0].value
+    assert list(reports["version"]) == ["bootstrap", "dpo-0001"]
+
+
+def test_an_empty_store_shows_what_to_do_not_an_error(sqlite_url):
+    store = Store(make_engine(sqlite_url), pseudonym_key=PSEUDONYM_KEY)
+    upgrade(store.engine)
+    st.cache_data.clear()
+    for module, extra, hint in (
+        ("trends", "", "No answers"),
+        ("review", ", 'Ada'", "Nothing to review"),
+        ("conversations", "", "No conversations"),
+        ("runs", "", "No training run yet"),
+        ("trust", ", lambda texts: [0.0] * len(texts)", "No ratings"),
+    ):
+        app = page(store, module, extra)
+        assert not app.exception, module
+        messages = [m.value for m in [*app.info, *app.success]]
+        assert any(hint in message for message in messages), (module, messages)
+
+
+def reviews(store):
+    with store.session() as session:
+        return session.exec(select(OperatorReview)).all()
+
+
+def test_the_review_queue_puts_flags_first_and_records_every_action(seeded_store):
+    app = page(seeded_store, "review", ", 'Ada'")
+    assert not app.exception
+    assert app.markdown[0].value.startswith("🚩")
+    first_answer = app.markdown[1].value
+    app.button(key=next(b.key for b in app.button if b.key.startswith("approve-"))).click().run()
+    [approved] = reviews(seeded_store)
+    assert (approved.action, approved.reviewer) == (ReviewAction.approve, "Ada")
+    assert app.markdown[1].value != first_answer  # a reviewed answer leaves the queue
+
+    app.button(key=next(b.key for b in app.button if b.key.startswith("exclude-"))).click().run()
+    excluded = [r for r in reviews(seeded_store) if r.action == ReviewAction.exclude]
+    assert len(excluded) == 1 and excluded[0].feedback_id is not None
+
+    text_area = app.text_area[0]
+    text_area.input("It ships tomorrow morning.").run()
+    answer_id = text_area.key.removeprefix("correct-text-")
+    app.button(key=f"correct-{answer_id}").click().run()
+    [correction] = [r for r in reviews(seeded_store) if r.action == ReviewAction.correct]
+    assert correction.corrected_text == "It ships tomorrow morning."
+
+
+def test_conversations_can_be_searched_and_read_with_ratings(seeded_store):
+    app = page(seeded_store, "conversations")
+    app.text_input(key="conversation_search").input("order 2").run()
+    assert len(app.dataframe[0].value) == 2
+    assert [m.name for m in app.chat_message] == ["user", "assistant"]
+    assert "thumbs" in app.chat_message[1].caption[0].value
+
+
+def test_promote_needs_a_confirmation_and_rollback_restores(seeded_store):
+    app = page(seeded_store, "runs")
+    assert app.button[0].label == "Promote" and app.button[0].disabled
+    app.selectbox(key="promote_pick").select_index(0).run()
+    app.checkbox(key="confirm").check().run()
+    app.button[0].click().run()
+    with seeded_store.session() as session:
+        assert active_model_version(session).name == "bootstrap"
+    app.button[1].click().run()
+    with seeded_store.session() as session:
+        assert active_model_version(session).name == "dpo-0001"
+
+
+def test_rater_trust_lists_the_least_trusted_first(seeded_store):
+    app = page(
+        seeded_store, "trust", ", lambda texts: [1.0 if 'idiot' in t else 0.0 for t in texts]"
+    )
+    assert not app.exception
+    weights = list(app.dataframe[0].value["weight"])
+    assert weights == sorted(weights) and len(weights) >= 4
+
+
+@pytest.fixture
+def dashboard(seeded_store, monkeypatch):
+    def open_with(password_hash: str | None) -> AppTest:
+        monkeypatch.setenv("TUNELOOP_STORE__URL", seeded_store.engine.url.render_as_string(False))
+        monkeypatch.setenv("TUNELOOP_STORE__PSEUDONYM_KEY", PSEUDONYM_KEY.decode())
+        if password_hash:
+            monkeypatch.setenv("TUNELOOP_DASHBOARDS__OPERATOR_PASSWORD_HASH", password_hash)
+        st.cache_resource.clear()
+        return AppTest.from_file(str(DASHBOARD_APP), default_timeout=60).run()
+
+    return open_with
+
+
+def test_the_dashboard_is_closed_without_a_password_hash(dashboard):
+    app = dashboard(None)
+    assert "closed" in app.error[0].value and not app.metric
+
+
+def test_operators_log_in_before_they_see_anything(dashboard):
+    app = dashboard(hash_password("correct horse"))
+    assert not app.metric and app.text_input
+    app.text_input[0].input("Ada")
+    app.text_input[1].input("wrong")
+    app.button[0].click().run()
+    assert "Wrong password" in app.error[0].value and not app.metric
+    app.text_input[1].input("correct horse")
+    app.button[0].click().run()
+    assert not app.exception
+    assert metric(app, "Answers") == "8"
