@@ -69,12 +69,13 @@ def rater_trust(
         .join(Message, Message.id == votes.c.message_id)
         .where(votes.c.score > 0.5)
     ).all()
-    texts = {message_id: content for _, message_id, content in rewarded}
-    toxic = {
-        message_id
-        for message_id, score in zip(texts, score_toxicity(list(texts.values())), strict=True)
+    contents = sorted({content for _, _, content in rewarded})  # answers repeat: score each once
+    toxic_contents = {
+        content
+        for content, score in zip(contents, score_toxicity(contents), strict=True)
         if score > toxicity_threshold
     }
+    toxic = {message_id for _, message_id, content in rewarded if content in toxic_contents}
     up_votes, toxic_up_votes = defaultdict(int), defaultdict(int)
     for rater, message_id, _ in rewarded:
         up_votes[rater] += 1

@@ -10,6 +10,8 @@ from dashboards.cache import cached
 from dashboards.queries import daily_quality, version_events, version_reports
 from feedback import Store
 
+DAY = alt.X("yearmonthdate(day):T", title="Day", axis=alt.Axis(format="%b %d"))
+
 
 def render(store: Store) -> None:
     st.title("Quality trends")
@@ -46,7 +48,7 @@ def render(store: Store) -> None:
         alt.Chart(quality)
         .mark_bar()
         .encode(
-            x=alt.X("day:T", title="Day"),
+            x=DAY,
             y=alt.Y("answers:Q", title="Answers"),
             color=alt.Color("version:N", title="Model version"),
         )
@@ -57,17 +59,15 @@ def render(store: Store) -> None:
 
 
 def _rate_chart(quality: pd.DataFrame, events: pd.DataFrame) -> alt.LayerChart:
-    base = alt.Chart(quality).encode(
-        x=alt.X("day:T", title="Day"), color=alt.Color("version:N", title="Model version")
-    )
-    band = base.mark_area(opacity=0.2).encode(
-        y=alt.Y("low:Q", title="Thumbs-up rate", axis=alt.Axis(format="%")), y2="high:Q"
+    base = alt.Chart(quality).encode(x=DAY, color=alt.Color("version:N", title="Model version"))
+    interval = base.mark_rule(strokeWidth=4, opacity=0.35).encode(
+        y=alt.Y("low:Q", title="Thumbs-up rate", axis=alt.Axis(format=".0%")), y2="high:Q"
     )
     line = base.mark_line(point=True).encode(
         y="thumbs_up_rate:Q",
         tooltip=["day:T", "version:N", alt.Tooltip("thumbs_up_rate:Q", format=".0%"), "thumbs:Q"],
     )
-    layers = [band, line]
+    layers = [interval, line]
     if not events.empty:
         layers.append(
             alt.Chart(events)
@@ -78,12 +78,12 @@ def _rate_chart(quality: pd.DataFrame, events: pd.DataFrame) -> alt.LayerChart:
 
 
 def _line(quality: pd.DataFrame, field: str, title: str, *, percent: bool = False) -> alt.Chart:
-    axis = alt.Axis(format="%") if percent else alt.Axis()
+    axis = alt.Axis(format=".0%") if percent else alt.Axis()
     return (
         alt.Chart(quality)
         .mark_line(point=True)
         .encode(
-            x=alt.X("day:T", title="Day"),
+            x=DAY,
             y=alt.Y(f"{field}:Q", title=title, axis=axis),
             color=alt.Color("version:N", title="Model version"),
         )

@@ -1,75 +1,21 @@
 """The chat page in a real headless Chromium: ask, see the answer and the controls, rate it."""
 
-import os
-import shutil
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-import httpx
 import pytest
 from sqlmodel import select
 
-from bot.server import free_port
 from feedback.models import FeedbackEvent, FeedbackKind
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHAT_APP = Path(__file__).parents[2] / "tuneloop" / "chat_app.py"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium, streamlit_app
 
 
 @pytest.fixture
 def chat_page_url(live_bot, tmp_path):
-    if not Path(CHROMIUM).exists():
-        message = "Chromium is not installed (apt-get install chromium)"
-        if os.environ.get("TUNELOOP_REQUIRE_BROWSER") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    port = free_port("127.0.0.1")
-    page = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(CHAT_APP),
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-            "--client.toolbarMode",
-            "minimal",
-        ],
-        env=os.environ | {"TUNELOOP_BOT__API_URL": live_bot.url},
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/_stcore/health").status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline or page.poll() is not None:
-            page.kill()
-            pytest.fail("the chat page did not start")
-        time.sleep(0.2)
-    yield url
-    page.terminate()
-    page.wait(timeout=30)
+    require_chromium()
+    with streamlit_app(
+        "chat_app.py", env={"TUNELOOP_BOT__API_URL": live_bot.url}, cwd=tmp_path
+    ) as url:
+        yield url
 
 
 @pytest.mark.slow
