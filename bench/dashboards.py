@@ -1,0 +1,89 @@
+"""Dashboard pages on a big store: 1,000,000 messages, 300,000 feedback events.
+
+Run by hand: `python bench/dashboards.py [--messages 1000000] [--events 300000]`. Each page is
+rendered headless with Streamlit's AppTest, cold (empty cache) and warm (cached for a
+minute, as operators see it on a reload), on SQLite and on PostgreSQL.
+"""
+
+import argparse
+import statistics
+import tempfile
+import time
+import uuid
+
+import sqlalchemy as sa
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from bench.pairs import populate
+from feedback import Store, activate, register_model_version
+from feedback.migrate import upgrade
+
+PAGES = {
+    "trends": "",
+    "review": ", 'bench'",
+    "conversations": "",
+    "runs": "",
+    "trust": ", lambda texts: [1.0 if 'idiot' in t or 'moron' in t else 0.0 for t in texts]",
+}
+SCRIPT = """
+from feedback import Store, make_engine
+from dashboards.pages import {module}
+store = Store(make_engine({url!r}), pseudonym_key=b"bench-pseudonym-key-0123456")
+{module}.render(store{extra})
+"""
+
+
+def render_seconds(url: str, module: str, extra: str) -> float:
+    started = time.perf_counter()
+    app = AppTest.from_string(
+        SCRIPT.format(module=module, url=url, extra=extra), default_timeout=120
+    )
+    app.run()
+    if app.exception:
+        raise RuntimeError(f"{module}: {app.exception[0].message}")
+    return time.perf_counter() - started
+
+
+def measure(name: str, url: str, args: argparse.Namespace) -> list[str]:
+    store = Store.from_url(url, pseudonym_key=b"bench-pseudonym-key-0123456")
+    upgrade(store.engine)
+    populate(store, args.messages, args.events)
+    with store.session() as session:
+        activate(session, register_model_version(session, name="bench", path="/m").id)
+    rows = []
+    for module, extra in PAGES.items():
+        st.cache_data.clear()
+        cold = render_seconds(url, module, extra)
+        warm = statistics.median(render_seconds(url, module, extra) for _ in range(3))
+        rows.append(f"| {name} | {module} | {cold:.2f} s | {warm:.2f} s |")
+        print(rows[-1], flush=True)
+    store.dispose()
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--events", type=int, default=300_000)
+    parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    args = parser.parse_args()
+    rows = ["| database | page | cold | warm |", "|---|---|---|---|"]
+    with tempfile.TemporaryDirectory() as directory:
+        rows += measure("SQLite (WAL)", f"sqlite:///{directory}/bench.db", args)
+    schema = f"tuneloop_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(args.postgres, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    try:
+        url = sa.make_url(args.postgres).update_query_dict({"options": f"-csearch_path={schema}"})
+        rows += measure("PostgreSQL", url.render_as_string(False), args)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+    print(f"\n{args.messages:,} messages, {args.events:,} feedback events\n")
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()
