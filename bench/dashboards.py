@@ -1,8 +1,9 @@
 """Dashboard pages on a big store: 1,000,000 messages, 300,000 feedback events.
 
-Run by hand: `python bench/dashboards.py [--messages 1000000] [--events 300000]`. Each page is
-rendered headless with Streamlit's AppTest, cold (empty cache) and warm (cached for a
-minute, as operators see it on a reload), on SQLite and on PostgreSQL.
+Run by hand: `python -m bench.dashboards [--messages 1000000] [--events 300000]`. After the
+rollups a nightly run keeps (quality per day, rater trust), each page is rendered headless
+with Streamlit's AppTest, cold (empty cache) and warm (cached for a minute, as operators see
+it on a reload), on SQLite and on PostgreSQL.
 """
 
 import argparse
@@ -18,13 +19,15 @@ from streamlit.testing.v1 import AppTest
 from bench.pairs import populate
 from feedback import Store, activate, register_model_version
 from feedback.migrate import upgrade
+from feedback.rollups import refresh_daily_quality, save_rater_trust
+from feedback.trust import rater_trust
 
 PAGES = {
     "trends": "",
     "review": ", 'bench'",
     "conversations": "",
     "runs": "",
-    "trust": ", lambda texts: [1.0 if 'idiot' in t or 'moron' in t else 0.0 for t in texts]",
+    "trust": "",
 }
 SCRIPT = """
 from feedback import Store, make_engine
@@ -51,6 +54,11 @@ def measure(name: str, url: str, args: argparse.Namespace) -> list[str]:
     populate(store, args.messages, args.events)
     with store.session() as session:
         activate(session, register_model_version(session, name="bench", path="/m").id)
+        started = time.perf_counter()  # what the nightly run does before the dashboards read
+        refresh_daily_quality(session)
+        trust = rater_trust(session, score_toxicity=_insults, toxicity_threshold=0.5)
+        save_rater_trust(session, trust)
+        print(f"{name}: nightly rollups in {time.perf_counter() - started:.1f} s", flush=True)
     rows = []
     for module, extra in PAGES.items():
         st.cache_data.clear()
@@ -60,6 +68,10 @@ def measure(name: str, url: str, args: argparse.Namespace) -> list[str]:
         print(rows[-1], flush=True)
     store.dispose()
     return rows
+
+
+def _insults(texts: list[str]) -> list[float]:
+    return [1.0 if "idiot" in text or "moron" in text else 0.0 for text in texts]
 
 
 def main() -> None:

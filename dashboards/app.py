@@ -1,6 +1,5 @@
 """The operators' Streamlit app: login, then one page per job."""
 
-from collections.abc import Callable, Sequence
 from functools import partial
 
 import streamlit as st
@@ -10,12 +9,7 @@ from dashboards.pages import conversations, review, runs, trends, trust
 from feedback import Store
 
 
-def run_dashboard(
-    store: Store,
-    *,
-    password_hash: str | None,
-    score_toxicity: Callable[[Sequence[str]], Sequence[float]],
-) -> None:
+def run_dashboard(store: Store, *, password_hash: str | None) -> None:
     operator = logged_in_operator(password_hash)
     if operator is None:
         return
@@ -29,8 +23,6 @@ def run_dashboard(
             partial(conversations.render, store), title="Conversations", url_path="conversations"
         ),
         st.Page(partial(runs.render, store), title="Training runs", url_path="runs"),
-        st.Page(
-            partial(trust.render, store, score_toxicity), title="Rater trust", url_path="trust"
-        ),
+        st.Page(partial(trust.render, store), title="Rater trust", url_path="trust"),
     ]
     st.navigation(pages).run()

@@ -2,7 +2,7 @@
 
 import math
 import uuid
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 import sqlalchemy as sa
@@ -10,61 +10,38 @@ from sqlmodel import Session, col, select
 
 from feedback.models import (
     Conversation,
+    DailyQuality,
     FeedbackEvent,
     FeedbackKind,
     Message,
     ModelVersion,
     OperatorReview,
-    Role,
+    RaterTrustRecord,
     TrainingRun,
 )
+from feedback.rollups import has_daily_quality, refresh_daily_quality
 
 
 def daily_quality(session: Session, *, start: date, end: date) -> pd.DataFrame:
     """Per day and model version: answers, thumbs-up rate (with a 95% Wilson interval), mean
-    stars, regenerate rate."""
-    day = sa.func.date(Message.created_at).label("day")
-    answers = (
-        select(day, Message.model_version_id, sa.func.count().label("answers"))
-        .where(Message.role == Role.assistant, _between(Message.created_at, start, end))
-        .group_by(day, Message.model_version_id)
-    )
-    thumbs, stars, regenerate = (
-        FeedbackEvent.kind == FeedbackKind.thumbs,
-        FeedbackEvent.kind == FeedbackKind.stars,
-        FeedbackEvent.kind == FeedbackKind.regenerate,
-    )
-    ratings = (
-        select(
-            day,
-            Message.model_version_id,
-            sa.func.sum(sa.case((sa.and_(thumbs, FeedbackEvent.value == 1), 1), else_=0)).label(
-                "ups"
-            ),
-            sa.func.sum(sa.case((thumbs, 1), else_=0)).label("thumbs"),
-            sa.func.avg(sa.case((stars, FeedbackEvent.value))).label("mean_stars"),
-            sa.func.sum(sa.case((regenerate, 1), else_=0)).label("regenerates"),
-        )
-        .join(Message, Message.id == FeedbackEvent.message_id)
-        .where(Message.role == Role.assistant, _between(Message.created_at, start, end))
-        .group_by(day, Message.model_version_id)
-    )
-    frame = pd.DataFrame(session.exec(answers).all(), columns=["day", "version", "answers"])
-    rated = pd.DataFrame(
-        session.exec(ratings).all(),
-        columns=["day", "version", "ups", "thumbs", "mean_stars", "regenerates"],
-    )
+    stars, regenerate rate; read from the rollup after refreshing its last two days."""
+    if has_daily_quality(session):
+        refresh_daily_quality(session, since=datetime.now(UTC).date() - timedelta(days=1))
+    else:  # the first look at a store that no nightly run has rolled up yet
+        refresh_daily_quality(session)
+    rows = session.exec(
+        select(DailyQuality).where(DailyQuality.day >= start, DailyQuality.day <= end)
+    ).all()
+    frame = pd.DataFrame([row.model_dump() for row in rows])
     if frame.empty:
         return frame
-    frame = frame.merge(rated, on=["day", "version"], how="left").fillna(
-        {"ups": 0, "thumbs": 0, "regenerates": 0}
-    )
     frame["day"] = pd.to_datetime(frame["day"])
-    frame["version"] = frame["version"].map(_version_names(session)).fillna("unknown")
+    frame["version"] = frame["model_version_id"].map(_version_names(session)).fillna("unknown")
     frame["thumbs_up_rate"] = frame["ups"] / frame["thumbs"].where(frame["thumbs"] > 0)
-    bounds = [wilson(u, n) for u, n in zip(frame["ups"], frame["thumbs"], strict=True)]
-    frame["low"], frame["high"] = zip(*bounds, strict=True) if bounds else ((), ())
+    frame["mean_stars"] = frame["stars_sum"] / frame["stars_n"].where(frame["stars_n"] > 0)
     frame["regenerate_rate"] = frame["regenerates"] / frame["answers"]
+    bounds = [wilson(u, n) for u, n in zip(frame["ups"], frame["thumbs"], strict=True)]
+    frame["low"], frame["high"] = zip(*bounds, strict=True)
     return frame
 
 
@@ -105,24 +82,33 @@ def version_reports(session: Session) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def review_queue(session: Session, *, limit: int = 50) -> list[Message]:
-    """Answers flagged or rated down and not yet reviewed, flagged first, newest first."""
+def review_queue(session: Session, *, limit: int = 50, window: int = 1000) -> list[Message]:
+    """Answers flagged or rated down and not yet reviewed: flagged first, then the newest.
+
+    Reads only the newest `window` such events of each kind (through the index on time),
+    so the queue stays fast however much feedback the store holds.
+    """
     down = sa.or_(
-        FeedbackEvent.kind == FeedbackKind.flag,
         sa.and_(FeedbackEvent.kind == FeedbackKind.thumbs, FeedbackEvent.value == -1),
         sa.and_(FeedbackEvent.kind == FeedbackKind.stars, FeedbackEvent.value <= 2),
     )
-    flagged = sa.func.max(sa.case((FeedbackEvent.kind == FeedbackKind.flag, 1), else_=0))
-    reviewed = select(OperatorReview.message_id)
-    query = (
-        select(Message)
-        .join(FeedbackEvent, FeedbackEvent.message_id == Message.id)
-        .where(down, col(Message.id).not_in(reviewed))
-        .group_by(Message.id)
-        .order_by(flagged.desc(), sa.func.max(FeedbackEvent.created_at).desc())
-        .limit(limit)
+    ordered: dict[uuid.UUID, None] = {}  # insertion-ordered and free of duplicates
+    for condition in (FeedbackEvent.kind == FeedbackKind.flag, down):
+        recent = session.exec(
+            select(FeedbackEvent.message_id)
+            .where(condition)
+            .order_by(FeedbackEvent.created_at.desc())
+            .limit(window)
+        )
+        ordered |= dict.fromkeys(recent)
+    reviewed = set(
+        session.exec(
+            select(OperatorReview.message_id).where(col(OperatorReview.message_id).in_(ordered))
+        )
     )
-    return list(session.exec(query).all())
+    waiting = [message_id for message_id in ordered if message_id not in reviewed][:limit]
+    messages = {m.id: m for m in session.exec(select(Message).where(col(Message.id).in_(waiting)))}
+    return [messages[message_id] for message_id in waiting]
 
 
 def feedback_on(session: Session, message_id: uuid.UUID) -> list[FeedbackEvent]:
@@ -131,23 +117,20 @@ def feedback_on(session: Session, message_id: uuid.UUID) -> list[FeedbackEvent]:
 
 
 def search_conversations(session: Session, text: str, *, limit: int = 30) -> pd.DataFrame:
-    query = (
-        select(
-            Conversation.id,
-            Conversation.created_at,
-            Conversation.client,
-            sa.func.count(Message.id).label("messages"),
-        )
-        .join(Message, Message.conversation_id == Conversation.id)
-        .group_by(Conversation.id, Conversation.created_at, Conversation.client)
-        .order_by(Conversation.created_at.desc())
-        .limit(limit)
-    )
+    """The newest conversations (with a message containing `text`), with their sizes."""
+    recent = select(Conversation.id, Conversation.created_at, Conversation.client)
     if text.strip():
         matching = select(Message.conversation_id).where(
             sa.func.lower(Message.content).contains(text.strip().lower())
         )
-        query = query.where(col(Conversation.id).in_(matching))
+        recent = recent.where(col(Conversation.id).in_(matching))
+    recent = recent.order_by(Conversation.created_at.desc()).limit(limit).subquery("recent")
+    query = (
+        select(recent.c.id, recent.c.created_at, recent.c.client, sa.func.count(Message.id))
+        .join(Message, Message.conversation_id == recent.c.id)
+        .group_by(recent.c.id, recent.c.created_at, recent.c.client)
+        .order_by(recent.c.created_at.desc())
+    )
     rows = session.exec(query).all()
     return pd.DataFrame(rows, columns=["conversation", "started", "client", "messages"])
 
@@ -157,17 +140,14 @@ def conversation_messages(session: Session, conversation_id: uuid.UUID) -> list[
     return list(session.exec(query.order_by(Message.created_at)).all())
 
 
-def training_runs(session: Session, *, limit: int = 50) -> list[TrainingRun]:
-    query = select(TrainingRun).order_by(TrainingRun.id.desc()).limit(limit)
+def least_trusted(session: Session, *, limit: int = 25) -> list[RaterTrustRecord]:
+    query = select(RaterTrustRecord).order_by(RaterTrustRecord.weight).limit(limit)
     return list(session.exec(query).all())
 
 
-def _between(column, start: date, end: date):
-    """From the start of `start` to the end of `end`, in UTC like the timestamps."""
-    return sa.and_(
-        column >= datetime.combine(start, time.min, tzinfo=UTC),
-        column <= datetime.combine(end, time.max, tzinfo=UTC),
-    )
+def training_runs(session: Session, *, limit: int = 50) -> list[TrainingRun]:
+    query = select(TrainingRun).order_by(TrainingRun.id.desc()).limit(limit)
+    return list(session.exec(query).all())
 
 
 def _version_names(session: Session) -> dict[int, str]:

@@ -16,23 +16,6 @@ def _store() -> tuple[Store, Settings]:
     return open_store(settings), settings
 
 
-@st.cache_resource
-def _score_toxicity():
-    from trainer.scorers import load_toxicity_scorer
-
-    trainer = _store()[1].trainer
-    scorer = load_toxicity_scorer(
-        trainer.scorer,
-        detoxify_checkpoint=trainer.detoxify_checkpoint,
-        detoxify_config_dir=trainer.detoxify_config_dir,
-    )
-    return lambda texts: scorer.score(texts)["toxicity"]
-
-
 store, settings = _store()
 secret = settings.dashboards.operator_password_hash
-run_dashboard(
-    store,
-    password_hash=secret.get_secret_value() if secret else None,
-    score_toxicity=_score_toxicity(),
-)
+run_dashboard(store, password_hash=secret.get_secret_value() if secret else None)

@@ -4,6 +4,7 @@ import uuid
 
 import streamlit as st
 
+from dashboards.cache import cached
 from dashboards.queries import conversation_messages, feedback_on, search_conversations
 from feedback import Store
 
@@ -11,8 +12,7 @@ from feedback import Store
 def render(store: Store) -> None:
     st.title("Conversations")
     text = st.text_input("Search messages", key="conversation_search")
-    with store.session() as session:
-        found = search_conversations(session, text)
+    found = cached(store, search_conversations, text=text)
     if found.empty:
         st.info("No conversation matches." if text else "No conversations yet.")
         return

@@ -1,26 +1,24 @@
-"""Rater trust: the raters with the least trust, and why."""
-
-from collections.abc import Callable, Sequence
+"""Rater trust: the raters with the least trust, and why, as the last nightly run saw them."""
 
 import pandas as pd
 import streamlit as st
 
+from dashboards.queries import least_trusted
 from feedback import Store
-from feedback.trust import rater_trust
 
 
-def render(store: Store, score_toxicity: Callable[[Sequence[str]], Sequence[float]]) -> None:
+def render(store: Store) -> None:
     st.title("Rater trust")
     st.caption(
         "Raters who vote against everyone else or reward toxic answers lose weight in "
-        "training. Raters are shown by pseudonym."
+        "training. Raters are shown by pseudonym; the nightly run computes their trust."
     )
     with store.session() as session:
-        trust = rater_trust(session, score_toxicity=score_toxicity, toxicity_threshold=0.5)
-    if not trust:
-        st.info("No ratings yet.")
+        raters = least_trusted(session)
+    if not raters:
+        st.info("No trust computed yet: the nightly run computes it (`tuneloop nightly --now`).")
         return
-    least = sorted(trust.values(), key=lambda rater: rater.weight)[:25]
+    st.caption(f"Computed {raters[0].computed_at:%Y-%m-%d %H:%M} UTC")
     st.dataframe(
         pd.DataFrame(
             [
@@ -28,9 +26,9 @@ def render(store: Store, score_toxicity: Callable[[Sequence[str]], Sequence[floa
                     "rater": rater.user_pseudonym,
                     "weight": round(rater.weight, 3),
                     "votes": rater.votes,
-                    "why": "; ".join(rater.reasons) or "-",
+                    "why": rater.reasons or "-",
                 }
-                for rater in least
+                for rater in raters
             ]
         ),
         hide_index=True,

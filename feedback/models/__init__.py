@@ -22,6 +22,7 @@ from feedback.models.rating import (  # noqa: E402
     ReviewAction,
     ReviewCreate,
 )
+from feedback.models.rollups import DailyQuality, RaterTrustRecord  # noqa: E402
 from feedback.models.training import (  # noqa: E402
     DatasetSnapshot,
     GateVerdict,
@@ -33,6 +34,7 @@ from feedback.models.training import (  # noqa: E402
 
 __all__ = [
     "Conversation",
+    "DailyQuality",
     "DatasetSnapshot",
     "FeedbackCreate",
     "FeedbackEvent",
@@ -45,6 +47,7 @@ __all__ = [
     "OperatorReview",
     "PairStrategy",
     "PreferencePair",
+    "RaterTrustRecord",
     "ReviewAction",
     "ReviewCreate",
     "Role",

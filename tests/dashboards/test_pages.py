@@ -11,6 +11,8 @@ from dashboards.auth import hash_password
 from feedback import Store, active_model_version, make_engine
 from feedback.migrate import upgrade
 from feedback.models import OperatorReview, ReviewAction
+from feedback.rollups import save_rater_trust
+from feedback.trust import rater_trust
 from tests.conftest import PSEUDONYM_KEY
 from tests.dashboards.conftest import page
 
@@ -41,7 +43,7 @@ def test_an_empty_store_shows_what_to_do_not_an_error(sqlite_url):
         ("review", ", 'Ada'", "Nothing to review"),
         ("conversations", "", "No conversations"),
         ("runs", "", "No training run yet"),
-        ("trust", ", lambda texts: [0.0] * len(texts)", "No ratings"),
+        ("trust", "", "No trust computed yet"),
     ):
         app = page(store, module, extra)
         assert not app.exception, module
@@ -98,9 +100,14 @@ def test_promote_needs_a_confirmation_and_rollback_restores(seeded_store):
 
 
 def test_rater_trust_lists_the_least_trusted_first(seeded_store):
-    app = page(
-        seeded_store, "trust", ", lambda texts: [1.0 if 'idiot' in t else 0.0 for t in texts]"
-    )
+    with seeded_store.session() as session:
+        trust = rater_trust(
+            session,
+            score_toxicity=lambda texts: [1.0 if "idiot" in t else 0.0 for t in texts],
+            toxicity_threshold=0.5,
+        )
+        save_rater_trust(session, trust)
+    app = page(seeded_store, "trust")
     assert not app.exception
     weights = list(app.dataframe[0].value["weight"])
     assert weights == sorted(weights) and len(weights) >= 4

@@ -11,11 +11,12 @@ from feedback import (
     activate,
     active_model_version,
     log_turn,
+    pseudonymize,
     record_feedback,
     register_model_version,
     start_conversation,
 )
-from feedback.models import GateVerdict, ModelStatus, PreferencePair, RunStatus
+from feedback.models import GateVerdict, ModelStatus, PreferencePair, RaterTrustRecord, RunStatus
 from tests.bot.conftest import bot_settings
 from tests.conftest import SYSTEM_PROMPT
 from trainer.dpo import TrainingPlan
@@ -103,6 +104,7 @@ def test_a_night_promotes_a_candidate_the_bot_then_serves(store, tmp_path, topic
     assert run.status == RunStatus.promoted, run.error
     assert run.decision == "all gates passed"
     assert [step["name"] for step in run.steps] == [
+        "rollups",
         "trust",
         "pairs",
         "data gates",
@@ -115,6 +117,11 @@ def test_a_night_promotes_a_candidate_the_bot_then_serves(store, tmp_path, topic
     assert run.counts["pairs_kept"] == len(topics) * 2
     assert run.gate_report["dropped"] == {"chosen answer is toxic": 1}
     assert run.scorer.startswith("alt-profanity-check")
+    with store.session() as session:
+        trust = session.exec(select(RaterTrustRecord)).all()
+        assert {t.user_pseudonym for t in trust} >= {pseudonymize(session, "troll")}
+        troll = next(t for t in trust if t.user_pseudonym == pseudonymize(session, "troll"))
+        assert troll.weight < 0.5 and "toxic" in troll.reasons
     with store.session() as session:
         dropped = session.exec(
             select(PreferencePair).where(PreferencePair.verdict == GateVerdict.dropped)
