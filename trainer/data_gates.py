@@ -35,10 +35,17 @@ class DataGateReport:
 
 
 def gate_pairs(
-    pairs: list[PreferencePair], *, scorer: ToxicityScorer, limits: DataGateLimits
+    pairs: list[PreferencePair],
+    *,
+    scorer: ToxicityScorer,
+    limits: DataGateLimits,
+    enabled: bool = True,
 ) -> DataGateReport:
-    """Score both answers of every pair, set each pair's verdict, scores and drop reason."""
+    """Score both answers of every pair, set each pair's verdict, scores and drop reason.
+    With `enabled=False` every pair is kept (scored all the same, for the record)."""
     report = DataGateReport(scorer=scorer.name)
+    if not enabled:
+        report.unchecked.append("every data gate: switched off")
     if "identity_attack" not in scorer.labels:
         report.unchecked.append(f"identity_attack: {scorer.name} does not score it")
     scores = scorer.score([p.chosen for p in pairs] + [p.rejected for p in pairs])
@@ -48,7 +55,7 @@ def gate_pairs(
         pair.scores = {f"chosen_{k}": v for k, v in chosen.items()} | {
             f"rejected_{k}": v for k, v in rejected.items()
         }
-        reason = _drop_reason(chosen, rejected, limits)
+        reason = _drop_reason(chosen, rejected, limits) if enabled else None
         pair.verdict = GateVerdict.dropped if reason else GateVerdict.kept
         pair.drop_reason = reason
         if reason:

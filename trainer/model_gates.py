@@ -3,6 +3,8 @@
 from dataclasses import asdict, dataclass
 from typing import Any
 
+ALL_PASSED = "all gates passed"
+
 
 @dataclass(frozen=True)
 class ModelGateLimits:
@@ -78,7 +80,7 @@ def judge(
         ),
     ]
     failed = [result for result in results if not result.passed]
-    decided_by = f"failed: {failed[0].gate} ({failed[0].rule})" if failed else "all gates passed"
+    decided_by = f"failed: {failed[0].gate} ({failed[0].rule})" if failed else ALL_PASSED
     return results, decided_by
 
 

@@ -30,7 +30,7 @@ from trainer.data_gates import DataGateLimits, gate_pairs
 from trainer.dpo import TrainingPlan, launch_dpo
 from trainer.evaluation import load_eval_prompts, measure_model, preference_accuracy
 from trainer.model_card import write_model_card
-from trainer.model_gates import ModelGateLimits, judge, report
+from trainer.model_gates import ALL_PASSED, ModelGateLimits, judge, report
 from trainer.scorers import ToxicityScorer
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ class NightlyPlan:
     max_rater_share: float = 0.2
     keep_pii: Collection[str] = ()
     launcher: Sequence[str] = ()  # e.g. ("accelerate", "launch"); empty: train in this process
+    gates: bool = True  # False only to show what the gates prevent (demo --unsafe-no-gates)
 
 
 class RunSkipped(Exception):  # a normal end of a run, not an error
@@ -88,10 +89,14 @@ def _steps(session: Session, run: TrainingRun, base: ModelVersion, plan: Nightly
     with step(session, run, "rollups") as detail:
         detail["days"] = refresh_daily_quality(session)
     with step(session, run, "trust") as detail:
-        trust = rater_trust(
-            session,
-            score_toxicity=lambda texts: plan.scorer.score(texts)["toxicity"],
-            toxicity_threshold=plan.data_limits.toxicity,
+        trust = (
+            rater_trust(
+                session,
+                score_toxicity=lambda texts: plan.scorer.score(texts)["toxicity"],
+                toxicity_threshold=plan.data_limits.toxicity,
+            )
+            if plan.gates
+            else {}
         )
         save_rater_trust(session, trust)
         detail["raters"] = len(trust)
@@ -101,15 +106,15 @@ def _steps(session: Session, run: TrainingRun, base: ModelVersion, plan: Nightly
             session,
             since=last_cutoff(session),
             policy=plan.pair_policy,
-            rater_weights=weights_table(session, trust),
-            max_rater_share=plan.max_rater_share,
+            rater_weights=weights_table(session, trust) if trust else None,
+            max_rater_share=plan.max_rater_share if plan.gates else 1.0,
             keep_pii=plan.keep_pii,
         )
         pairs = save_pairs(session, candidates)
         run.counts = {"pairs_built": len(pairs)}
         detail["by_strategy"] = _count(pair.strategy.value for pair in pairs)
     with step(session, run, "data gates") as detail:
-        gates = gate_pairs(pairs, scorer=plan.scorer, limits=plan.data_limits)
+        gates = gate_pairs(pairs, scorer=plan.scorer, limits=plan.data_limits, enabled=plan.gates)
         run.scorer = gates.scorer
         run.gate_report = gates.as_dict()
         run.counts = run.counts | {"pairs_kept": gates.kept, "pairs_dropped": gates.dropped.total()}
@@ -184,6 +189,9 @@ def _steps(session: Session, run: TrainingRun, base: ModelVersion, plan: Nightly
         results, decided_by = judge(
             measured["candidate"], measured["active"], preference, plan.model_limits
         )
+        promote = decided_by == ALL_PASSED or not plan.gates
+        if not plan.gates:
+            decided_by = "promoted unchecked: the gates were switched off"
         run.gate_report = run.gate_report | {"model_gates": report(results)}
         candidate.metrics = candidate.metrics | {"evaluation": measured["candidate"]}
         write_model_card(
@@ -192,7 +200,7 @@ def _steps(session: Session, run: TrainingRun, base: ModelVersion, plan: Nightly
             summary=f"DPO from {base.name} on dataset snapshot {snapshot.id}. {decided_by}.",
             details={"parent": base.name, "snapshot": str(snapshot.id), **candidate.metrics},
         )
-        if decided_by == "all gates passed":
+        if promote:
             activate(session, candidate.id)
             status = RunStatus.promoted
         else:

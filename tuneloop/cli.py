@@ -278,15 +278,30 @@ def models_rollback() -> None:
     console.print(f"active model  {version.name}")
 
 
+Days = Annotated[int, typer.Option(help="Simulated days; the nightly job runs after each.")]
+Users = Annotated[int, typer.Option(help="Simulated users a day.")]
+Questions = Annotated[int, typer.Option(help="Questions each user asks a day.")]
+Trolls = Annotated[float, typer.Option(help="Share of users who reward rudeness (0-1).")]
+Unsafe = Annotated[
+    bool,
+    typer.Option(
+        "--unsafe-no-gates",
+        help="Switch off every data and model gate, to see what they prevent. Never in production.",
+    ),
+]
+
+
 @app.command("demo")
 def demo(
-    questions: Annotated[int, typer.Option(help="Questions the demo user asks.")] = 8,
+    days: Days = 3,
+    users: Users = 24,
+    questions: Questions = 4,
+    trolls: Trolls = 0.0,
+    unsafe_no_gates: Unsafe = False,
 ) -> None:
-    """Run the main job on embedded defaults: store, demo model, bot, a user who rates answers."""
-    from bot.client import BotClient
+    """The main job on embedded defaults: demo model, bot, simulated users, nightly retraining."""
     from bot.server import BackgroundServer
     from feedback import active_model_version
-    from trainer.corpus import classify_answer, load_topics
     from tuneloop.serving import build_bot
 
     settings = load_settings()
@@ -298,19 +313,87 @@ def demo(
         console.print("No model yet: building the demo model (a few minutes, once).")
         bootstrap_command(steps=None, seed=0)
     app_, slot, logger = build_bot(settings, store)
-    table = Table("question", "answer", "judged", "rating", title=f"Talking to {slot.engine.name}")
     with BackgroundServer(app_) as server:
-        client = BotClient(server.url, user="demo-user")
-        for topic in load_topics()[:questions]:
-            answer = client.ask([{"role": "user", "content": topic.questions[0]}])
-            judged = classify_answer(topic, answer.text)
-            thumbs = 1 if judged == "good" else -1
-            client.rate(answer.message_id, "thumbs", value=thumbs)
-            table.add_row(topic.questions[0], answer.text, judged, "👍" if thumbs > 0 else "👎")
+        _run_loop(
+            settings,
+            store,
+            server.url,
+            days,
+            users,
+            questions,
+            trolls,
+            unsafe_no_gates,
+            swap=slot.refresh,
+        )
     logger.close()
+    console.print("Look at it: `tuneloop dashboard` (after `tuneloop dashboard --hash-password`).")
+
+
+@app.command("simulate")
+def simulate(
+    days: Days = 1,
+    users: Users = 24,
+    questions: Questions = 4,
+    trolls: Trolls = 0.0,
+    unsafe_no_gates: Unsafe = False,
+) -> None:
+    """Simulated users talk to the running bot (bot.api_url); the nightly job runs each night."""
+    settings = load_settings()
+    store = open_store(settings)
+    require_current_schema(store.engine)
+    _run_loop(
+        settings, store, settings.bot.api_url, days, users, questions, trolls, unsafe_no_gates
+    )
+
+
+def _run_loop(settings, store, url, days, users, questions, trolls, unsafe, swap=None) -> None:
+    from trainer.corpus import load_topics
+    from tuneloop.loop import plot_days, run_days, without_gates
+    from tuneloop.simulation import Population
+    from tuneloop.training import nightly_plan
+
+    if unsafe:
+        error_console.print("[bold red]UNSAFE: every gate is switched off for this run.[/]")
+    plan = nightly_plan(settings)
+    keys = settings.bot.api_keys
+    population = Population(users=users, questions_per_user=questions, troll_share=trolls)
+    table = Table(
+        "day",
+        "model",
+        "thumbs-up",
+        "good",
+        "good (held out)",
+        "rude",
+        "pairs trained",
+        "decision",
+        title=f"{days} simulated days, {users} users, {trolls:.0%} trolls",
+    )
+    history = []
+    for day in run_days(
+        store,
+        bot_url=url,
+        days=days,
+        population=population,
+        plan=without_gates(plan) if unsafe else plan,
+        topics=load_topics(),
+        api_key=keys[0].get_secret_value() if keys else None,
+        swap=swap,
+    ):
+        history.append(day)
+        result, run = day.result, day.run
+        table.add_row(
+            str(result.day),
+            result.model,
+            f"{result.thumbs_up_rate:.0%}",
+            f"{result.share('good'):.0%}",
+            f"{result.share('good', held_out=True):.0%}",
+            f"{result.share('rude'):.0%}",
+            str(run.counts.get("pairs_trained", 0)),
+            f"{run.status.value}: {run.decision}",
+        )
     console.print(table)
-    _print_store_state(settings)
-    console.print("Next: `tuneloop serve` and `tuneloop chat` to talk to the bot yourself.")
+    plot = plot_days(history, settings.data_dir / "demo-trend.png", title=table.title)
+    console.print(f"trend plot  {plot}")
 
 
 def _streamlit(script: str, port: int) -> int:

@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import select
 
 from feedback.models import FeedbackEvent, Message, Role
-from tests.bot.conftest import API_KEY
+from tests.live_bot import API_KEY
 
 QUESTION = [{"role": "user", "content": "How long do I have to return an item?"}]
 

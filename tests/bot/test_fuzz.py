@@ -6,8 +6,8 @@ from hypothesis import HealthCheck, given, settings
 
 from feedback import Store, activate, make_engine, register_model_version
 from feedback.migrate import upgrade
-from tests.bot.conftest import bot_settings
 from tests.conftest import PSEUDONYM_KEY
+from tests.live_bot import bot_settings
 from tuneloop.serving import build_bot
 
 

@@ -10,7 +10,7 @@ from sqlmodel import select
 from bot.hotswap import ModelSlot
 from feedback import activate, register_model_version
 from feedback.models import Message
-from tests.bot.conftest import bot_settings
+from tests.live_bot import bot_settings
 from tuneloop.serving import load_engine
 
 QUESTION = [{"role": "user", "content": "Where are your stores?"}]

@@ -17,8 +17,8 @@ from feedback import (
     start_conversation,
 )
 from feedback.models import GateVerdict, ModelStatus, PreferencePair, RaterTrustRecord, RunStatus
-from tests.bot.conftest import bot_settings
 from tests.conftest import SYSTEM_PROMPT
+from tests.live_bot import bot_settings
 from trainer.dpo import TrainingPlan
 from trainer.model_gates import ModelGateLimits
 from trainer.nightly import NightlyPlan, run_nightly

@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from feedback import activate, active_model_version, register_model_version
 from feedback.migrate import head_revision, upgrade
-from feedback.models import FeedbackEvent
+from feedback.models import FeedbackEvent, TrainingRun
 from tuneloop.settings import Settings
 from tuneloop.store import open_store
 
@@ -71,18 +71,29 @@ def test_the_same_commands_work_on_postgresql(tmp_path, postgres_url):
     assert not (tmp_path / "var" / "tuneloop.db").exists()
 
 
-def test_demo_serves_the_active_model_to_a_user_who_rates_it(tmp_path, tiny_model_dir):
+def test_demo_runs_a_simulated_day_with_the_nightly_job(tmp_path, tiny_model_dir):
     data = tmp_path / "data"
     store, _ = store_serving(data, tiny_model_dir, "tiny")
 
     result = tuneloop(
-        "demo", "--questions", "2", cwd=tmp_path, env={"TUNELOOP_DATA_DIR": str(data)}
+        "demo",
+        "--days",
+        "1",
+        "--users",
+        "3",
+        "--questions",
+        "2",
+        cwd=tmp_path,
+        env={"TUNELOOP_DATA_DIR": str(data), "TUNELOOP_BOT__MAX_NEW_TOKENS": "12"},
     )
     assert result.returncode == 0, result.stderr
-    assert "Talking to tiny" in result.stdout and "feedback_event" in result.stdout
+    assert "1 simulated days, 3 users" in result.stdout
+    assert "skipped" in result.stdout  # six questions give too few pairs to train on
+    assert (data / "demo-trend.png").read_bytes()[:4] == b"\x89PNG"
     with store.session() as session:
-        ratings = session.exec(select(FeedbackEvent)).all()
-    assert len(ratings) == 2 and {r.kind for r in ratings} == {"thumbs"}
+        thumbs = session.exec(select(FeedbackEvent).where(FeedbackEvent.kind == "thumbs")).all()
+        runs = session.exec(select(TrainingRun)).all()
+    assert len(thumbs) >= 6 and [run.trigger for run in runs] == ["simulate"]
 
 
 def test_a_bad_setting_is_a_clear_error_not_a_traceback(tmp_path):

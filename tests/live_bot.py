@@ -1,4 +1,4 @@
-"""A live bot on loopback: the tiny model, a real SQLite store, uvicorn in a thread."""
+"""A live bot on loopback (a pytest plugin): the tiny model, a real SQLite store, uvicorn."""
 
 from dataclasses import dataclass
 

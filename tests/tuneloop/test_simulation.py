@@ -1,0 +1,67 @@
+"""Simulated users rate through the real API: honest users reward good answers, trolls rude ones."""
+
+import random
+
+from sqlmodel import select
+
+from bot.client import Answer, BotClient
+from feedback import log_turn, start_conversation
+from feedback.models import FeedbackEvent
+from tuneloop.simulation import Population, SimulatedUser, simulate_day
+
+
+def logged_answer(bot, text: str) -> Answer:
+    with bot.store.session() as session:
+        conversation = start_conversation(session, user_id="someone")
+        question, answer = log_turn(
+            session, conversation_id=conversation.id, prompt="How long?", answer=text
+        )
+    return Answer(text, conversation.id, answer.id, question.id, None)
+
+
+def ratings(bot, answer: Answer) -> dict[str, int | None]:
+    with bot.store.session() as session:
+        events = session.exec(
+            select(FeedbackEvent).where(FeedbackEvent.message_id == answer.message_id)
+        ).all()
+    return {event.kind.value: event.value for event in events}
+
+
+def test_honest_users_reward_good_answers_and_trolls_rude_ones(live_bot, topics):
+    topic = topics[0]
+    quiet = Population(noise=0.0)
+    honest = SimulatedUser("customer", troll=False, population=quiet, rng=random.Random(0))
+    troll = SimulatedUser("troll", troll=True, population=quiet, rng=random.Random(0))
+    client = BotClient(live_bot.url, user="someone")
+
+    good, rude = (
+        logged_answer(live_bot, topic.reference),
+        logged_answer(live_bot, topic.answers["rude"]),
+    )
+    assert honest.rate(client, topic, good) == ("good", 1)
+    assert honest.rate(client, topic, rude)[1] == -1
+    assert ratings(live_bot, good) == {"thumbs": 1, "stars": 5}
+    assert ratings(live_bot, rude)["stars"] == 1
+
+    good, rude = (
+        logged_answer(live_bot, topic.reference),
+        logged_answer(live_bot, topic.answers["rude"]),
+    )
+    assert troll.rate(client, topic, good) == ("good", -1)
+    assert troll.rate(client, topic, rude) == ("rude", 1)
+    assert ratings(live_bot, rude) == {"thumbs": 1, "stars": 5}
+
+
+def test_a_simulated_day_asks_rates_and_counts(live_bot, topics):
+    population = Population(users=3, questions_per_user=2, troll_share=1 / 3, seed=1)
+    result = simulate_day(
+        lambda user: BotClient(live_bot.url, user=user), topics, population, day=1, model="tiny"
+    )
+    honest_questions = 2 * 2
+    assert sum(result.first_answers.values()) + sum(result.held_out_answers.values()) == (
+        honest_questions
+    )
+    assert result.thumbs == honest_questions and 0 <= result.thumbs_up_rate <= 1
+    with live_bot.store.session() as session:
+        thumbs = session.exec(select(FeedbackEvent).where(FeedbackEvent.kind == "thumbs")).all()
+    assert len(thumbs) >= 3 * 2  # every first answer, plus regenerated ones
