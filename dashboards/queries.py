@@ -2,7 +2,7 @@
 
 import math
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import pandas as pd
 import sqlalchemy as sa
@@ -24,9 +24,10 @@ from feedback.rollups import has_daily_quality, refresh_daily_quality
 
 def daily_quality(session: Session, *, start: date, end: date) -> pd.DataFrame:
     """Per day and model version: answers, thumbs-up rate (with a 95% Wilson interval), mean
-    stars, regenerate rate; read from the rollup after refreshing its last two days."""
+    stars, regenerate rate; read from the rollup after refreshing today (the nightly run
+    rebuilds the days before)."""
     if has_daily_quality(session):
-        refresh_daily_quality(session, since=datetime.now(UTC).date() - timedelta(days=1))
+        refresh_daily_quality(session, since=datetime.now(UTC).date())
     else:  # the first look at a store that no nightly run has rolled up yet
         refresh_daily_quality(session)
     rows = session.exec(
