@@ -1,0 +1,108 @@
+"""`tuneloop bootstrap`, `serve`, `chat` and `dashboard`: the model, the bot and its pages."""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from feedback.errors import SchemaOutOfDate
+from feedback.migrate import require_current_schema, upgrade
+from tuneloop.cli import app, console, fail, load_settings
+from tuneloop.store import open_store
+
+
+@app.command("bootstrap")
+def bootstrap_command(
+    steps: Annotated[int | None, typer.Option(help="Training steps (default: 500).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed builds the same model.")] = 0,
+) -> None:
+    """Train the demo base model offline and make it the active model version."""
+    from trainer.answer_mix import CATEGORIES
+    from trainer.bootstrap import BootstrapConfig
+    from trainer.corpus import load_topics
+    from trainer.demo_model import bootstrap
+    from tuneloop.serving import sampling_from
+
+    settings = load_settings()
+    store = open_store(settings)
+    upgrade(store.engine)
+    config = BootstrapConfig(seed=seed, **({"steps": steps} if steps else {}))
+    version = bootstrap(
+        store,
+        models_dir=settings.models_dir,
+        topics=load_topics(),
+        system_prompt=settings.bot.system_prompt,
+        context_tokens=settings.bot.context_tokens,
+        sampling=sampling_from(settings.bot),
+        config=config,
+    )
+    console.print(f"active model  {version.name} ({version.path})")
+    table = Table("phrasings", *CATEGORIES, title="What the base model answers")
+    for label, key in (("training", "answer_mix"), ("held out", "answer_mix_held_out")):
+        table.add_row(label, *(f"{version.metrics[key][c]:.0%}" for c in CATEGORIES))
+    console.print(table)
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the bot: OpenAI-compatible API, every turn and rating logged to the store."""
+    import uvicorn
+
+    from tuneloop.serving import NoActiveModel, build_bot
+
+    settings = load_settings()
+    store = open_store(settings)
+    try:
+        require_current_schema(store.engine)
+        app_, slot, logger = build_bot(settings, store)
+    except (SchemaOutOfDate, NoActiveModel) as exc:
+        fail(exc)
+    slot.watch()
+    console.print(f"serving {slot.engine.name} on http://{host}:{port}/v1")
+    try:
+        uvicorn.run(app_, host=host, port=port, log_level="info")
+    finally:
+        slot.stop()
+        logger.close()
+
+
+@app.command("dashboard")
+def dashboard(
+    port: Annotated[int, typer.Option(help="Port of the dashboard.")] = 8502,
+    hash_password: Annotated[
+        bool, typer.Option("--hash-password", help="Make an operator password hash, and exit.")
+    ] = False,
+) -> None:
+    """Open the operators' dashboard (Streamlit): trends, review queue, runs, rater trust."""
+    if hash_password:
+        from dashboards.auth import hash_password as make_hash
+
+        password = typer.prompt("Operator password", hide_input=True, confirmation_prompt=True)
+        console.print("Set this as TUNELOOP_DASHBOARDS__OPERATOR_PASSWORD_HASH:")
+        print(make_hash(password))
+        return
+    raise typer.Exit(_streamlit("dashboard_app.py", port))
+
+
+@app.command("chat")
+def chat(
+    port: Annotated[int, typer.Option(help="Port of the chat page.")] = 8501,
+) -> None:
+    """Open the end users' chat page (Streamlit), talking to the bot at bot.api_url."""
+    raise typer.Exit(_streamlit("chat_app.py", port))
+
+
+def _streamlit(script: str, port: int) -> int:
+    import subprocess
+    import sys
+
+    page = Path(__file__).with_name(script)
+    command = [sys.executable, "-m", "streamlit", "run", str(page), "--server.port", str(port)]
+    command += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    command += ["--client.toolbarMode", "minimal"]
+    console.print(f"open http://127.0.0.1:{port}")
+    return subprocess.call(command)
