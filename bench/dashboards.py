@@ -8,14 +8,12 @@ it on a reload), on SQLite and on PostgreSQL.
 
 import argparse
 import statistics
-import tempfile
 import time
-import uuid
 
-import sqlalchemy as sa
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from bench.databases import DEFAULT_POSTGRES, benchmark_databases
 from bench.pairs import populate
 from feedback import Store, activate, register_model_version
 from feedback.migrate import upgrade
@@ -78,21 +76,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--events", type=int, default=300_000)
-    parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--postgres", default=DEFAULT_POSTGRES)
     args = parser.parse_args()
     rows = ["| database | page | cold | warm |", "|---|---|---|---|"]
-    with tempfile.TemporaryDirectory() as directory:
-        rows += measure("SQLite (WAL)", f"sqlite:///{directory}/bench.db", args)
-    schema = f"tuneloop_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(args.postgres, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    try:
-        url = sa.make_url(args.postgres).update_query_dict({"options": f"-csearch_path={schema}"})
-        rows += measure("PostgreSQL", url.render_as_string(False), args)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+    with benchmark_databases(args.postgres) as databases:
+        for name, url in databases:
+            rows += measure(name, url, args)
     print(f"\n{args.messages:,} messages, {args.events:,} feedback events\n")
     print("\n".join(rows))
 

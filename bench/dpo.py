@@ -1,6 +1,6 @@
 """DPO training: tuneloop's `train_dpo` against a plain TRL DPOTrainer script, same pairs and model.
 
-Run by hand after `tuneloop bootstrap`: `python bench/dpo.py [--model DIR] [--pairs 256]`. Each
+Run by hand after `tuneloop bootstrap`: `python -m bench.dpo [--model DIR] [--pairs 256]`. Each
 run is its own process (so peak memory is its own); the two alternate, three runs each.
 """
 

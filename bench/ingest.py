@@ -1,6 +1,6 @@
 """Feedback ingestion: the write API against a raw SQLAlchemy bulk insert of the same rows.
 
-Run by hand: `python bench/ingest.py [--events 20000] [--postgres URL]`. Both paths insert the
+Run by hand: `python -m bench.ingest [--events 20000] [--postgres URL]`. Both paths insert the
 same events in batches, side by side in one run, on SQLite and on PostgreSQL; the write API
 also validates every event, checks its message exists, pseudonymizes the rater and honours
 idempotency keys. A third row times one transaction per event, as the HTTP endpoint does.
@@ -8,13 +8,13 @@ idempotency keys. A third row times one transaction per event, as the HTTP endpo
 
 import argparse
 import statistics
-import tempfile
 import time
 import uuid
 
 import sqlalchemy as sa
 from sqlmodel import delete
 
+from bench.databases import DEFAULT_POSTGRES, benchmark_databases
 from feedback import (
     Store,
     log_turns,
@@ -128,22 +128,13 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--postgres", default=DEFAULT_POSTGRES)
     args = parser.parse_args()
 
-    schema = f"tuneloop_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(args.postgres, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    postgres = sa.make_url(args.postgres).update_query_dict({"options": f"-csearch_path={schema}"})
     rows = ["| database | path | events/s (median of runs) | vs raw |", "|---|---|---|---|"]
-    try:
-        with tempfile.TemporaryDirectory() as directory:
-            rows += measure("SQLite (WAL)", f"sqlite:///{directory}/bench.db", **vars_for(args))
-        rows += measure("PostgreSQL", postgres.render_as_string(False), **vars_for(args))
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+    with benchmark_databases(args.postgres) as databases:
+        for name, url in databases:
+            rows += measure(name, url, **vars_for(args))
     print("\n".join(rows))
 
 

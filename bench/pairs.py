@@ -1,6 +1,6 @@
 """Pair building on a big store: 1,000,000 messages and 300,000 feedback events.
 
-Run by hand: `python bench/pairs.py [--messages 1000000] [--events 300000]`. The floor is one
+Run by hand: `python -m bench.pairs [--messages 1000000] [--events 300000]`. The floor is one
 full-table aggregate over the same tables (every event joined to its answer, grouped by
 context); pair building runs all its queries (latest vote per rater, trust-free scores,
 ranked contexts, the pair join, provenance) in the same run, on SQLite and PostgreSQL.
@@ -8,13 +8,12 @@ ranked contexts, the pair join, provenance) in the same run, on SQLite and Postg
 
 import argparse
 import random
-import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
+from bench.databases import DEFAULT_POSTGRES, benchmark_databases
 from feedback import Store
 from feedback.columns import new_id
 from feedback.curation import build_pairs
@@ -134,24 +133,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--events", type=int, default=300_000)
-    parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--postgres", default=DEFAULT_POSTGRES)
     args = parser.parse_args()
     rows = [
         "| database | floor (aggregate) | pair building | ratio | pairs |",
         "|---|---|---|---|---|",
     ]
-    with tempfile.TemporaryDirectory() as directory:
-        rows.append(measure("SQLite (WAL)", f"sqlite:///{directory}/bench.db", args))
-    schema = f"tuneloop_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(args.postgres, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    try:
-        url = sa.make_url(args.postgres).update_query_dict({"options": f"-csearch_path={schema}"})
-        rows.append(measure("PostgreSQL", url.render_as_string(False), args))
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+    with benchmark_databases(args.postgres) as databases:
+        rows += [measure(name, url, args) for name, url in databases]
     print(f"{args.messages:,} messages, {args.events:,} feedback events (best of 3)\n")
     print("\n".join(rows))
 

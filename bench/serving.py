@@ -1,6 +1,6 @@
 """Serving benchmarks: the cost of logging turns, and 8 concurrent chats against 8 sequential.
 
-Run by hand after `tuneloop bootstrap`: `python bench/serving.py [--model DIR] [--requests 60]`.
+Run by hand after `tuneloop bootstrap`: `python -m bench.serving [--model DIR] [--requests 60]`.
 Both bots serve the same loaded model on loopback, one logging every turn to a SQLite store
 and one not; requests alternate between them so that drift hits both alike.
 """

@@ -9,6 +9,7 @@ import logging
 import random
 import time
 import traceback
+from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -112,7 +113,7 @@ def _steps(session: Session, run: TrainingRun, base: ModelVersion, plan: Nightly
         )
         pairs = save_pairs(session, candidates)
         run.counts = {"pairs_built": len(pairs)}
-        detail["by_strategy"] = _count(pair.strategy.value for pair in pairs)
+        detail["by_strategy"] = dict(Counter(pair.strategy.value for pair in pairs))
     with step(session, run, "data gates") as detail:
         gates = gate_pairs(pairs, scorer=plan.scorer, limits=plan.data_limits, enabled=plan.gates)
         run.scorer = gates.scorer
@@ -249,10 +250,3 @@ def _finish(session: Session, run: TrainingRun, status: RunStatus, *, decision: 
     run.finished_at = utcnow()
     session.add(run)
     session.commit()
-
-
-def _count(values) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for value in values:
-        counts[value] = counts.get(value, 0) + 1
-    return counts

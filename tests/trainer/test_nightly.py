@@ -16,7 +16,14 @@ from feedback import (
     register_model_version,
     start_conversation,
 )
-from feedback.models import GateVerdict, ModelStatus, PreferencePair, RaterTrustRecord, RunStatus
+from feedback.models import (
+    DatasetSnapshot,
+    GateVerdict,
+    ModelStatus,
+    PreferencePair,
+    RaterTrustRecord,
+    RunStatus,
+)
 from tests.conftest import SYSTEM_PROMPT
 from tests.live_bot import bot_settings
 from trainer.dpo import TrainingPlan
@@ -166,7 +173,5 @@ def test_too_few_pairs_skip_the_run_with_the_reason(store, tmp_path, topics, tin
 
 
 def _snapshot_path(store, run):
-    from feedback.models import DatasetSnapshot
-
     with store.session() as session:
         return session.get(DatasetSnapshot, run.snapshot_id).path

@@ -50,11 +50,9 @@ def demo(
             settings,
             store,
             server.url,
-            days,
-            users,
-            questions,
-            trolls,
-            unsafe_no_gates,
+            _population(users, questions, trolls),
+            days=days,
+            unsafe=unsafe_no_gates,
             swap=slot.refresh,
         )
     logger.close()
@@ -74,21 +72,30 @@ def simulate(
     store = open_store(settings)
     require_current_schema(store.engine)
     _run_loop(
-        settings, store, settings.bot.api_url, days, users, questions, trolls, unsafe_no_gates
+        settings,
+        store,
+        settings.bot.api_url,
+        _population(users, questions, trolls),
+        days=days,
+        unsafe=unsafe_no_gates,
     )
 
 
-def _run_loop(settings, store, url, days, users, questions, trolls, unsafe, swap=None) -> None:
+def _population(users: int, questions: int, trolls: float):
+    from tuneloop.simulation import Population
+
+    return Population(users=users, questions_per_user=questions, troll_share=trolls)
+
+
+def _run_loop(settings, store, url, population, *, days, unsafe, swap=None) -> None:
     from trainer.corpus import load_topics
     from tuneloop.loop import plot_days, run_days, without_gates
-    from tuneloop.simulation import Population
     from tuneloop.training import nightly_plan
 
     if unsafe:
         error_console.print("[bold red]UNSAFE: every gate is switched off for this run.[/]")
     plan = nightly_plan(settings)
     keys = settings.bot.api_keys
-    population = Population(users=users, questions_per_user=questions, troll_share=trolls)
     table = Table(
         "day",
         "model",
@@ -98,7 +105,8 @@ def _run_loop(settings, store, url, days, users, questions, trolls, unsafe, swap
         "rude",
         "pairs trained",
         "decision",
-        title=f"{days} simulated days, {users} users, {trolls:.0%} trolls",
+        title=f"{days} simulated days, {population.users} users, "
+        f"{population.troll_share:.0%} trolls",
     )
     history = []
     for day in run_days(
