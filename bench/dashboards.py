@@ -17,7 +17,7 @@ from bench.databases import DEFAULT_POSTGRES, benchmark_databases
 from bench.pairs import populate
 from feedback import Store, activate, register_model_version
 from feedback.migrate import upgrade
-from feedback.rollups import refresh_daily_quality, save_rater_trust
+from feedback.rollups import rebuild_daily_quality, save_rater_trust
 from feedback.trust import rater_trust
 
 PAGES = {
@@ -53,7 +53,7 @@ def measure(name: str, url: str, args: argparse.Namespace) -> list[str]:
     with store.session() as session:
         activate(session, register_model_version(session, name="bench", path="/m").id)
         started = time.perf_counter()  # what the nightly run does before the dashboards read
-        refresh_daily_quality(session)
+        rebuild_daily_quality(session)
         trust = rater_trust(session, score_toxicity=_insults, toxicity_threshold=0.5)
         save_rater_trust(session, trust)
         print(f"{name}: nightly rollups in {time.perf_counter() - started:.1f} s", flush=True)

@@ -2,7 +2,7 @@
 
 import math
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pandas as pd
 import sqlalchemy as sa
@@ -19,17 +19,13 @@ from feedback.models import (
     RaterTrustRecord,
     TrainingRun,
 )
-from feedback.rollups import has_daily_quality, refresh_daily_quality
+from feedback.rollups import catch_up_daily_quality
 
 
 def daily_quality(session: Session, *, start: date, end: date) -> pd.DataFrame:
     """Per day and model version: answers, thumbs-up rate (with a 95% Wilson interval), mean
-    stars, regenerate rate; read from the rollup after refreshing today (the nightly run
-    rebuilds the days before)."""
-    if has_daily_quality(session):
-        refresh_daily_quality(session, since=datetime.now(UTC).date())
-    else:  # the first look at a store that no nightly run has rolled up yet
-        refresh_daily_quality(session)
+    stars, regenerate rate; read from the rollup, once it has caught up with new rows."""
+    catch_up_daily_quality(session)
     rows = session.exec(
         select(DailyQuality).where(DailyQuality.day >= start, DailyQuality.day <= end)
     ).all()

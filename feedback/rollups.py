@@ -1,13 +1,13 @@
 """Keep the dashboards' rollups: quality per day and version, and the raters' trust.
 
 Aggregating a million messages takes seconds; reading a rollup takes milliseconds. The
-nightly run rebuilds them; a dashboard refreshes the last two days as it reads.
+nightly run rebuilds the daily counts; a dashboard adds what came in since, as it reads.
 """
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
-from sqlmodel import Session, delete, select
+from sqlmodel import Session, delete
 
 from feedback.columns import utcnow
 from feedback.models import (
@@ -17,29 +17,64 @@ from feedback.models import (
     Message,
     RaterTrustRecord,
     Role,
+    RollupWatermark,
 )
 from feedback.trust import RaterTrust
 
+DAILY_QUALITY = "daily_quality"
+SETTLE = timedelta(seconds=10)
+COUNTS = ("answers", "ups", "thumbs", "stars_sum", "stars_n", "regenerates")
 
-def refresh_daily_quality(session: Session, *, since: date | None = None) -> int:
-    """Recompute the rollup from `since` (every day without it); returns the rows written."""
-    day = sa.func.date(Message.created_at).label("day")
-    recent = Message.role == Role.assistant
-    if since is not None:
-        recent = sa.and_(
-            recent,
-            Message.created_at
-            >= datetime(since.year, since.month, since.day, tzinfo=utcnow().tzinfo),
-        )
+
+def rebuild_daily_quality(session: Session, *, settle: timedelta = SETTLE) -> int:
+    """Recount every day from scratch (the nightly run does); returns the rows written."""
+    upto = utcnow() - settle
+    counts = _count(session, Message.created_at <= upto, FeedbackEvent.created_at <= upto)
+    session.exec(delete(DailyQuality))
+    session.add_all(counts.values())
+    _move_watermark(session, old=None, new=upto)
+    session.commit()
+    return len(counts)
+
+
+def catch_up_daily_quality(session: Session, *, settle: timedelta = SETTLE) -> int:
+    """Add what was written since the last count (a dashboard does, as it reads); returns the
+    rows touched. Rows younger than `settle` wait for the next call: a writer may still be
+    committing rows stamped just before now."""
+    watermark = session.get(RollupWatermark, DAILY_QUALITY)
+    if watermark is None:
+        return rebuild_daily_quality(session, settle=settle)
+    since, upto = watermark.upto, utcnow() - settle
+    if upto <= since:
+        return 0
+    counts = _count(
+        session,
+        sa.and_(Message.created_at > since, Message.created_at <= upto),
+        sa.and_(FeedbackEvent.created_at > since, FeedbackEvent.created_at <= upto),
+    )
+    if not _move_watermark(session, old=since, new=upto):
+        session.rollback()  # another reader caught up on this stretch first
+        return 0
+    for key, increment in counts.items():
+        row = session.get(DailyQuality, key) or DailyQuality(day=key[0], model_version_id=key[1])
+        for field in COUNTS:
+            setattr(row, field, getattr(row, field) + getattr(increment, field))
+        session.add(row)
+    session.commit()
+    return len(counts)
+
+
+def _count(session: Session, new_answers, new_feedback) -> dict[tuple[date, int], DailyQuality]:
+    """Answers and ratings per (day, version): `new_answers` selects the answers counted,
+    `new_feedback` the feedback counted (by the day and version of the answer it rates)."""
+    day = sa.func.date(Message.created_at)
     answers = session.execute(
         sa.select(day, Message.model_version_id, sa.func.count())
-        .where(recent)
+        .where(Message.role == Role.assistant, new_answers)
         .group_by(day, Message.model_version_id)
     ).all()
-    thumbs, stars = (
-        FeedbackEvent.kind == FeedbackKind.thumbs,
-        FeedbackEvent.kind == FeedbackKind.stars,
-    )
+    thumbs = FeedbackEvent.kind == FeedbackKind.thumbs
+    stars = FeedbackEvent.kind == FeedbackKind.stars
     ratings = session.execute(
         sa.select(
             day,
@@ -51,32 +86,34 @@ def refresh_daily_quality(session: Session, *, since: date | None = None) -> int
             sa.func.sum(sa.case((FeedbackEvent.kind == FeedbackKind.regenerate, 1), else_=0)),
         )
         .join(Message, Message.id == FeedbackEvent.message_id)
-        .where(recent)
+        .where(Message.role == Role.assistant, new_feedback)
         .group_by(day, Message.model_version_id)
     ).all()
-    rows: dict[tuple[date, int], DailyQuality] = {}
-    for row_day, version, count in answers:
-        key = (_as_date(row_day), version or 0)
-        rows[key] = DailyQuality(day=key[0], model_version_id=key[1], answers=count)
-    for row_day, version, ups, thumbs_n, stars_sum, stars_n, regenerates in ratings:
-        row = rows.get((_as_date(row_day), version or 0))
-        if row is not None:
-            row.ups, row.thumbs, row.regenerates = ups, thumbs_n, regenerates
-            row.stars_sum, row.stars_n = stars_sum, stars_n
-    stale = delete(DailyQuality)
-    if since is not None:
-        stale = stale.where(DailyQuality.day >= since)
-    try:
-        session.exec(stale)
-        session.add_all(rows.values())
-        session.commit()
-    except sa.exc.IntegrityError:
-        session.rollback()  # another dashboard refreshed the same days at the same moment
-    return len(rows)
+    counts: dict[tuple[date, int], DailyQuality] = {}
+
+    def row(raw_day, version) -> DailyQuality:
+        key = (_as_date(raw_day), version or 0)
+        return counts.setdefault(key, DailyQuality(day=key[0], model_version_id=key[1]))
+
+    for raw_day, version, answered in answers:
+        row(raw_day, version).answers = answered
+    for raw_day, version, *figures in ratings:
+        target = row(raw_day, version)
+        target.ups, target.thumbs, target.stars_sum, target.stars_n, target.regenerates = figures
+    return counts
 
 
-def has_daily_quality(session: Session) -> bool:
-    return session.exec(select(DailyQuality.day).limit(1)).first() is not None
+def _move_watermark(session: Session, *, old: datetime | None, new: datetime) -> bool:
+    """Move the watermark from `old` to `new`; False when someone else moved it first."""
+    if old is None:
+        session.merge(RollupWatermark(name=DAILY_QUALITY, upto=new))
+        return True
+    moved = session.execute(
+        sa.update(RollupWatermark)
+        .where(RollupWatermark.name == DAILY_QUALITY, RollupWatermark.upto == old)
+        .values(upto=new)
+    )
+    return moved.rowcount == 1
 
 
 def save_rater_trust(session: Session, trust: dict[str, RaterTrust]) -> None:

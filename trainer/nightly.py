@@ -23,7 +23,7 @@ from feedback.columns import utcnow
 from feedback.curation import build_pairs
 from feedback.models import ModelVersion, RunStatus, TrainingRun
 from feedback.pairs import PairPolicy
-from feedback.rollups import refresh_daily_quality, save_rater_trust
+from feedback.rollups import rebuild_daily_quality, save_rater_trust
 from feedback.snapshots import last_cutoff, save_pairs, write_snapshot
 from feedback.trust import rater_trust, weights_table
 from trainer.corpus import Topic
@@ -88,7 +88,7 @@ def run_nightly(store: Store, plan: NightlyPlan, *, trigger: str = "manual") -> 
 def _steps(session: Session, run: TrainingRun, base: ModelVersion, plan: NightlyPlan) -> None:
     cutoff = utcnow()
     with step(session, run, "rollups") as detail:
-        detail["days"] = refresh_daily_quality(session)
+        detail["days"] = rebuild_daily_quality(session)
     with step(session, run, "trust") as detail:
         trust = (
             rater_trust(

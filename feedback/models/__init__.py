@@ -22,7 +22,11 @@ from feedback.models.rating import (  # noqa: E402
     ReviewAction,
     ReviewCreate,
 )
-from feedback.models.rollups import DailyQuality, RaterTrustRecord  # noqa: E402
+from feedback.models.rollups import (  # noqa: E402
+    DailyQuality,
+    RaterTrustRecord,
+    RollupWatermark,
+)
 from feedback.models.training import (  # noqa: E402
     DatasetSnapshot,
     GateVerdict,
@@ -51,6 +55,7 @@ __all__ = [
     "ReviewAction",
     "ReviewCreate",
     "Role",
+    "RollupWatermark",
     "RunStatus",
     "TrainingRun",
     "TurnCreate",

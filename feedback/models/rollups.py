@@ -34,3 +34,12 @@ class RaterTrustRecord(SQLModel, table=True):
     weight: float = Field(index=True)
     reasons: str = Field(default="", max_length=512)
     computed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class RollupWatermark(SQLModel, table=True):
+    """Up to when a rollup has counted what was written; catching up starts after it."""
+
+    __tablename__ = "rollup_watermark"
+
+    name: str = Field(primary_key=True, max_length=64)
+    upto: datetime = Field(sa_type=UTCDateTime)

@@ -17,7 +17,7 @@ from feedback import (
     start_conversation,
 )
 from feedback.migrate import upgrade
-from feedback.models import Message
+from feedback.models import FeedbackEvent, Message
 from tests.conftest import PSEUDONYM_KEY
 
 PAGE = """
@@ -33,12 +33,13 @@ def seeded_store(sqlite_url):
     """Two days of answers by two versions, with thumbs, stars, a flag and a regenerate."""
     store = Store(make_engine(sqlite_url), pseudonym_key=PSEUDONYM_KEY)
     upgrade(store.engine)
-    yesterday = datetime.now(UTC) - timedelta(days=1)
+    today = datetime.now(UTC) - timedelta(minutes=1)  # settled: the rollup counts it
+    yesterday = today - timedelta(days=1)
     with store.session() as session:
         old = register_model_version(session, name="bootstrap", path="/m/a")
         activate(session, old.id)
         new = register_model_version(session, name="dpo-0001", path="/m/b", parent_id=old.id)
-        for day, version, ups in ((yesterday, old, 1), (datetime.now(UTC), new, 3)):
+        for day, version, ups in ((yesterday, old, 1), (today, new, 3)):
             for index in range(4):
                 conversation = start_conversation(session, user_id=f"user-{index}")
                 _, answer = log_turn(
@@ -66,6 +67,11 @@ def seeded_store(sqlite_url):
                 session.execute(
                     sa.update(Message)
                     .where(Message.conversation_id == conversation.id)
+                    .values(created_at=day)
+                )
+                session.execute(
+                    sa.update(FeedbackEvent)
+                    .where(FeedbackEvent.message_id == answer.id)
                     .values(created_at=day)
                 )
                 session.commit()

@@ -1,4 +1,4 @@
-"""The daily quality rollup equals a direct count, and a partial refresh keeps older days."""
+"""The daily quality rollup: a rebuild equals a direct count; catching up adds only what is new."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -6,11 +6,14 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from feedback import log_turn, record_feedback, register_model_version, start_conversation
-from feedback.models import DailyQuality, Message
-from feedback.rollups import has_daily_quality, refresh_daily_quality
+from feedback.models import DailyQuality, FeedbackEvent, Message
+from feedback.rollups import catch_up_daily_quality, rebuild_daily_quality
+
+NOW = timedelta(0)  # count rows up to this very moment
 
 
 def answer(session, *, version_id, when, thumbs=None, stars=None):
+    """An answer, and its ratings, written as if at `when`."""
     conversation = start_conversation(session, user_id="u")
     _, reply = log_turn(
         session,
@@ -19,39 +22,57 @@ def answer(session, *, version_id, when, thumbs=None, stars=None):
         answer="Hello.",
         model_version_id=version_id,
     )
-    if thumbs is not None:
-        record_feedback(session, message_id=reply.id, kind="thumbs", value=thumbs, user_id="u")
-    if stars is not None:
-        record_feedback(session, message_id=reply.id, kind="stars", value=stars, user_id="u")
+    for kind, value in (("thumbs", thumbs), ("stars", stars)):
+        if value is not None:
+            record_feedback(session, message_id=reply.id, kind=kind, value=value, user_id="u")
     session.execute(sa.update(Message).where(Message.id == reply.id).values(created_at=when))
+    session.execute(
+        sa.update(FeedbackEvent).where(FeedbackEvent.message_id == reply.id).values(created_at=when)
+    )
     session.commit()
 
 
 def rollup(session) -> dict:
-    rows = session.exec(select(DailyQuality)).all()
-    return {(row.day, row.model_version_id): row for row in rows}
+    return {(r.day, r.model_version_id): r for r in session.exec(select(DailyQuality)).all()}
 
 
-def test_the_rollup_counts_answers_and_ratings_per_day_and_version(session):
+def figures(row) -> tuple:
+    return (row.answers, row.ups, row.thumbs, row.stars_sum, row.stars_n)
+
+
+def test_a_rebuild_counts_answers_and_ratings_per_day_and_version(session):
     version = register_model_version(session, name="v1", path="/m")
-    today = datetime.now(UTC).replace(hour=12)
+    today = datetime.now(UTC) - timedelta(minutes=1)
     yesterday = today - timedelta(days=1)
     answer(session, version_id=version.id, when=yesterday, thumbs=1, stars=5)
     answer(session, version_id=version.id, when=yesterday, thumbs=-1)
     answer(session, version_id=None, when=today, stars=2)
-    assert not has_daily_quality(session)
 
-    assert refresh_daily_quality(session) == 2
+    assert rebuild_daily_quality(session, settle=NOW) == 2
     rows = rollup(session)
-    old = rows[(yesterday.date(), version.id)]
-    assert (old.answers, old.ups, old.thumbs, old.stars_sum, old.stars_n) == (2, 1, 2, 5, 1)
-    new = rows[(today.date(), 0)]
-    assert (new.answers, new.thumbs, new.stars_sum, new.stars_n) == (1, 0, 2, 1)
+    assert figures(rows[(yesterday.date(), version.id)]) == (2, 1, 2, 5, 1)
+    assert figures(rows[(today.date(), 0)]) == (1, 0, 0, 2, 1)
 
-    answer(session, version_id=version.id, when=today, thumbs=1)
-    refresh_daily_quality(session, since=today.date())
-    rows = rollup(session)
-    assert rows[(yesterday.date(), version.id)].answers == 2  # untouched
-    assert rows[(today.date(), version.id)].ups == 1
-    assert refresh_daily_quality(session, since=today.date()) == 2  # idempotent
-    assert len(rollup(session)) == 3
+
+def test_catching_up_adds_only_what_came_in_since(session):
+    version = register_model_version(session, name="v1", path="/m")
+    earlier = datetime.now(UTC) - timedelta(minutes=10)
+    answer(session, version_id=version.id, when=earlier, thumbs=1)
+    assert catch_up_daily_quality(session, settle=NOW) == 1  # the first look rebuilds
+    assert catch_up_daily_quality(session, settle=NOW) == 0  # nothing new: nothing added
+
+    answer(session, version_id=version.id, when=datetime.now(UTC), thumbs=-1, stars=4)
+    catch_up_daily_quality(session, settle=NOW)
+    [row] = rollup(session).values()
+    assert figures(row) == (2, 1, 2, 4, 1)
+    rebuild_daily_quality(session, settle=NOW)  # a recount agrees with the running total
+    assert figures(next(iter(rollup(session).values()))) == (2, 1, 2, 4, 1)
+
+
+def test_rows_still_settling_wait_for_the_next_catch_up(session):
+    version = register_model_version(session, name="v1", path="/m")
+    answer(session, version_id=version.id, when=datetime.now(UTC), thumbs=1)
+    catch_up_daily_quality(session, settle=timedelta(minutes=5))
+    assert rollup(session) == {}
+    catch_up_daily_quality(session, settle=NOW)
+    assert figures(next(iter(rollup(session).values()))) == (1, 1, 1, 0, 0)
