@@ -79,7 +79,7 @@ def version_reports(session: Session) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def review_queue(session: Session, *, limit: int = 50, window: int = 1000) -> list[Message]:
+def review_queue(session: Session, *, limit: int = 20, window: int = 1000) -> list[Message]:
     """Answers flagged or rated down and not yet reviewed: flagged first, then the newest.
 
     Reads only the newest `window` such events of each kind (through the index on time),
