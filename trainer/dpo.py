@@ -125,6 +125,7 @@ def train_dpo(
         shutil.rmtree(checkpoints, ignore_errors=True)
     metrics = {
         "train_loss": result.training_loss,
+        "train_runtime": result.metrics["train_runtime"],
         "train_pairs": len(train),
         "lora_rank": plan.lora_rank,
     }
