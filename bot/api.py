@@ -2,9 +2,12 @@
 
 import asyncio
 import json
+import logging
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request, Response
@@ -14,6 +17,15 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.engine import Engine, Generation, Sampling
 from bot.errors import install_error_handlers, require_api_key
+from bot.guard import (
+    CONTENT_FILTER,
+    Guard,
+    GuardReport,
+    Outcome,
+    Run,
+    Withheld,
+    attempt_sampling,
+)
 from bot.hotswap import ModelSlot
 from bot.metrics import BotMetrics
 from bot.prompt import Prompt
@@ -32,6 +44,7 @@ from feedback.errors import InvalidTurn
 from feedback.models import FeedbackKind, Message, Role, TurnCreate
 
 ANONYMOUS = "anonymous"
+log = logging.getLogger(__name__)
 
 
 def create_app(
@@ -41,10 +54,17 @@ def create_app(
     logger: TurnLogger | None,
     defaults: Sampling,
     api_keys: list[str] | None = None,
+    guard: Guard | None = None,
 ) -> FastAPI:
-    """The bot's API. Without a `logger`, turns are not logged (benchmarks compare the two)."""
+    """The bot's API. Without a `logger`, turns are not logged (benchmarks compare the two).
+
+    With a `guard`, answers are checked before they reach the user (see `bot.guard`).
+    """
     app = FastAPI(title="tuneloop bot", summary="An OpenAI-compatible chat API that learns.")
     metrics = BotMetrics()
+    if guard is not None:
+        for outcome in (Outcome.regenerated_clean, Outcome.fallback):
+            metrics.guard_outcomes.labels(outcome=outcome.value)  # shown at 0 until one happens
     install_error_handlers(app)
     guarded = [Depends(require_api_key(api_keys or []))]
 
@@ -80,18 +100,53 @@ def create_app(
             "X-Tuneloop-Message-Id": str(ids.message_id),
         }
 
-        def finish(generation: Generation) -> None:
+        def count(generation: Generation) -> None:
             metrics.prompt_tokens.inc(generation.prompt_tokens)
             metrics.completion_tokens.inc(generation.completion_tokens)
+
+        def finish(shown: Generation, report: GuardReport | None) -> None:
+            """Count and log the answer shown; each withheld one once its generation is done
+            (after the shown one: the shown turn writes the question they answer)."""
+            if report is None or report.outcome != Outcome.fallback:
+                count(shown)
+            used = attempt_sampling(sampling, report.attempt) if report else sampling
             if logger is not None:
-                logger.log(_turn(ids, parent_id, prompt_text, generation, sampling))
+                logger.log(_turn(ids, parent_id, prompt_text, shown, used))
+            if report is None:
+                return
+            if report.outcome != Outcome.clean:
+                metrics.guard_outcomes.labels(outcome=report.outcome.value).inc()
+            for withheld in report.withheld:
+                withheld.generation.add_done_callback(partial(finish_withheld, withheld))
+
+        def finish_withheld(withheld: Withheld, done: asyncio.Future[Generation]) -> None:
+            if done.cancelled() or done.exception() is not None:
+                log.warning("a withheld answer's generation failed: %r", done)
+                return
+            count(done.result())
+            if logger is not None:
+                turn = _turn(
+                    ids,
+                    ids.prompt_message_id,
+                    None,
+                    done.result(),
+                    attempt_sampling(sampling, withheld.attempt),
+                ).model_copy(update={"answer_id": new_id(), "guard_flags": withheld.flags})
+                logger.log(turn)
 
         if stream:
-            chunks = _stream(engine, prompt, sampling, ids, finish)
+            chunks = _stream(engine, prompt, sampling, ids, guard, finish)
             return StreamingResponse(chunks, media_type="text/event-stream", headers=headers)
-        generation = await run_in_threadpool(engine.generate, prompt, sampling)
-        finish(generation)
-        return JSONResponse(_completion(engine.name, generation, ids), headers=headers)
+        if guard is None:
+            generation, report = await run_in_threadpool(engine.generate, prompt, sampling), None
+        else:
+            generation, report = await guard.answer(
+                lambda attempt: run_in_threadpool(
+                    engine.generate, prompt, attempt_sampling(sampling, attempt)
+                )
+            )
+        finish(generation, report)
+        return JSONResponse(_completion(engine.name, generation, ids, report), headers=headers)
 
     @app.post("/v1/chat/completions", dependencies=guarded)
     async def chat_completions(request: ChatCompletionRequest) -> Response:
@@ -195,6 +250,7 @@ def _turn(
     generation: Generation,
     sampling: Sampling,
 ) -> TurnCreate:
+    """The turn to log; `prompt_text=None` makes the answer a sibling under `parent_id`."""
     return TurnCreate(
         conversation_id=ids.conversation_id,
         parent_id=parent_id,
@@ -218,7 +274,15 @@ def _usage(generation: Generation) -> dict[str, int]:
     }
 
 
-def _completion(model: str, generation: Generation, ids: TuneloopIds) -> dict[str, Any]:
+def _extension(ids: TuneloopIds, report: GuardReport | None) -> dict[str, Any]:
+    """The response's `tuneloop` field: the ids, and what the guard did when there is one."""
+    guard = {"guard": report.as_dict()} if report is not None else {}
+    return ids.model_dump(mode="json") | guard
+
+
+def _completion(
+    model: str, generation: Generation, ids: TuneloopIds, report: GuardReport | None
+) -> dict[str, Any]:
     return {
         "id": f"chatcmpl-{ids.message_id}",
         "object": "chat.completion",
@@ -232,7 +296,7 @@ def _completion(model: str, generation: Generation, ids: TuneloopIds) -> dict[st
             }
         ],
         "usage": _usage(generation),
-        "tuneloop": ids.model_dump(mode="json"),
+        "tuneloop": _extension(ids, report),
     }
 
 
@@ -241,19 +305,11 @@ async def _stream(
     prompt: Prompt,
     sampling: Sampling,
     ids: TuneloopIds,
-    finish: Callable[[Generation], None],
+    guard: Guard | None,
+    finish: Callable[[Generation, GuardReport | None], None],
 ) -> AsyncIterator[str]:
     """Server-sent events in OpenAI's chunk format; the model runs in a worker thread."""
     loop = asyncio.get_running_loop()
-    pieces: asyncio.Queue[str | None] = asyncio.Queue()
-    work = loop.run_in_executor(
-        None,
-        engine.generate,
-        prompt,
-        sampling,
-        lambda text: loop.call_soon_threadsafe(pieces.put_nowait, text),
-    )
-    work.add_done_callback(lambda _: pieces.put_nowait(None))
     base = {
         "id": f"chatcmpl-{ids.message_id}",
         "object": "chat.completion.chunk",
@@ -265,13 +321,59 @@ async def _stream(
         choice = {"index": 0, "delta": delta, "finish_reason": finish_reason}
         return f"data: {json.dumps(base | {'choices': [choice]} | extra)}\n\n"
 
+    def start(attempt: int) -> Run:
+        return _run(loop, engine, prompt, attempt_sampling(sampling, attempt))
+
     yield chunk({"role": "assistant", "content": ""}, tuneloop=ids.model_dump(mode="json"))
-    while (piece := await pieces.get()) is not None:
-        yield chunk({"content": piece})
-    generation = await work
-    finish(generation)
-    yield chunk({}, generation.finish_reason, usage=_usage(generation))
+    started = time.perf_counter()
+    report = GuardReport()
+    if guard is None:
+        run = start(0)
+        texts, report.generation = run.pieces, run.generation
+    else:
+        texts = guard.stream(start, report)
+    shown = ""
+    async for text in texts:
+        shown += text
+        yield chunk({"content": text})
+    if report.generation is None:  # stopped by the guard: the model may still be writing
+        generation = Generation(
+            text=shown.strip(),
+            prompt_tokens=len(prompt.token_ids),
+            completion_tokens=0,
+            finish_reason=CONTENT_FILTER,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            dropped_messages=prompt.dropped_messages,
+        )
+    else:
+        generation = await report.generation
+    finish(generation, report if guard else None)
+    extra = {"tuneloop": _extension(ids, report)} if guard else {}
+    yield chunk({}, generation.finish_reason, usage=_usage(generation), **extra)
     yield "data: [DONE]\n\n"
+
+
+def _run(
+    loop: asyncio.AbstractEventLoop, engine: Engine, prompt: Prompt, sampling: Sampling
+) -> Run:
+    """Start generating in a worker thread; the pieces arrive on the event loop."""
+    pieces: asyncio.Queue[str | None] = asyncio.Queue()
+    stop = threading.Event()
+    work = loop.run_in_executor(
+        None,
+        engine.generate,
+        prompt,
+        sampling,
+        lambda text: loop.call_soon_threadsafe(pieces.put_nowait, text),
+        stop,
+    )
+    work.add_done_callback(lambda _: pieces.put_nowait(None))
+
+    async def decoded() -> AsyncIterator[str]:
+        while (piece := await pieces.get()) is not None:
+            yield piece
+
+    return Run(decoded(), work, stop)
 
 
 def _check_follow_up(store: Store, logger: TurnLogger | None, request: ChatCompletionRequest):

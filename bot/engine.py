@@ -7,7 +7,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, TextStreamer
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    StoppingCriteria,
+    StoppingCriteriaList,
+    TextStreamer,
+)
 
 from bot.prompt import Prompt, build_prompt
 from feedback.models import ModelVersion
@@ -44,6 +50,16 @@ class _CallbackStreamer(TextStreamer):
     def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
         if text:
             self._on_text(text)
+
+
+class _StopWhenSet(StoppingCriteria):
+    """Ends generation once `event` is set: a reader that stopped listening frees the model."""
+
+    def __init__(self, event: threading.Event) -> None:
+        self.event = event
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs) -> torch.Tensor:
+        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool)
 
 
 class Engine:
@@ -127,8 +143,10 @@ class Engine:
         prompt: Prompt,
         sampling: Sampling,
         on_text: Callable[[str], None] | None = None,
+        stop: threading.Event | None = None,
     ) -> Generation:
-        """Answer `prompt`; with `on_text`, each piece of the answer is passed on as decoded."""
+        """Answer `prompt`; with `on_text`, each piece of the answer is passed on as decoded.
+        Setting `stop` ends the answer early (after the token being generated)."""
         input_ids = torch.tensor([prompt.token_ids])
         streamer = _CallbackStreamer(self.tokenizer, on_text) if on_text else None
         with self._lock, torch.inference_mode():
@@ -146,6 +164,7 @@ class Engine:
                 eos_token_id=self.tokenizer.eos_token_id,
                 pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
                 streamer=streamer,
+                stopping_criteria=StoppingCriteriaList([_StopWhenSet(stop)]) if stop else None,
             )
             latency_ms = (time.perf_counter() - started) * 1000
         new_tokens = output[0, input_ids.shape[1] :].tolist()

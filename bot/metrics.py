@@ -25,6 +25,13 @@ class BotMetrics:
         self.feedback = Counter(
             "tuneloop_feedback", "Feedback events received.", ["kind"], registry=self.registry
         )
+        self.guard_outcomes = Counter(
+            "tuneloop_guarded_answers",
+            "Answers the serving guard flagged, by what the user got instead: "
+            "regenerated_clean or fallback.",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.model = Gauge(
             "tuneloop_active_model_version",
             "Model version in service (the value is its id; 0 for a model not in the registry).",

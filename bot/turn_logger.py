@@ -4,6 +4,7 @@ import logging
 import queue
 import threading
 import uuid
+from collections.abc import Callable, Sequence
 
 from sqlmodel import Session
 
@@ -14,10 +15,21 @@ log = logging.getLogger(__name__)
 
 
 class TurnLogger:
-    """Queue writes now, store them in batches shortly after; `flush` waits until they are in."""
+    """Queue writes now, store them in batches shortly after; `flush` waits until they are in.
 
-    def __init__(self, store: Store, *, max_batch: int = 64) -> None:
+    With `score_sentiment`, user messages are stored with their sentiment, scored here, off
+    the request path.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        max_batch: int = 64,
+        score_sentiment: Callable[[Sequence[str]], list[float]] | None = None,
+    ) -> None:
         self._store = store
+        self._score_sentiment = score_sentiment
         self._max_batch = max_batch
         self._queue: queue.Queue[TurnCreate | tuple[uuid.UUID, str, str] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="turn-logger", daemon=True)
@@ -50,7 +62,20 @@ class TurnLogger:
             if len(entries) < len(batch):
                 return
 
+    def _add_sentiment(self, turns: list[TurnCreate]) -> None:
+        unscored = [t for t in turns if t.prompt is not None and t.prompt_sentiment is None]
+        if self._score_sentiment is None or not unscored:
+            return
+        try:
+            scores = self._score_sentiment([turn.prompt for turn in unscored])
+        except Exception:
+            log.exception("could not score the sentiment of %d user messages", len(unscored))
+            return
+        for turn, score in zip(unscored, scores, strict=True):
+            turn.prompt_sentiment = score
+
     def _write(self, batch: list[TurnCreate | tuple[uuid.UUID, str, str]]) -> None:
+        self._add_sentiment([entry for entry in batch if isinstance(entry, TurnCreate)])
         with self._store.session() as session:
             try:
                 for entry in batch:

@@ -24,7 +24,8 @@ from feedback.rollups import catch_up_daily_quality
 
 def daily_quality(session: Session, *, start: date, end: date) -> pd.DataFrame:
     """Per day and model version: answers, thumbs-up rate (with a 95% Wilson interval), mean
-    stars, regenerate rate; read from the rollup, once it has caught up with new rows."""
+    stars, regenerate rate, mean sentiment of the users' replies; read from the rollup, once it
+    has caught up with new rows."""
     catch_up_daily_quality(session)
     rows = session.exec(
         select(DailyQuality).where(DailyQuality.day >= start, DailyQuality.day <= end)
@@ -37,6 +38,8 @@ def daily_quality(session: Session, *, start: date, end: date) -> pd.DataFrame:
     frame["thumbs_up_rate"] = frame["ups"] / frame["thumbs"].where(frame["thumbs"] > 0)
     frame["mean_stars"] = frame["stars_sum"] / frame["stars_n"].where(frame["stars_n"] > 0)
     frame["regenerate_rate"] = frame["regenerates"] / frame["answers"]
+    replies = frame["user_messages"].where(frame["user_messages"] > 0)
+    frame["user_sentiment"] = frame["sentiment_sum"] / replies
     bounds = [wilson(u, n) for u, n in zip(frame["ups"], frame["thumbs"], strict=True)]
     frame["low"], frame["high"] = zip(*bounds, strict=True)
     return frame
@@ -80,24 +83,32 @@ def version_reports(session: Session) -> pd.DataFrame:
 
 
 def review_queue(session: Session, *, limit: int = 20, window: int = 1000) -> list[Message]:
-    """Answers flagged or rated down and not yet reviewed: flagged first, then the newest.
+    """Answers waiting for review: flagged by a user first, then those the serving guard
+    withheld (with its flags), then answers rated down; the newest first within each.
 
-    Reads only the newest `window` such events of each kind (through the index on time),
-    so the queue stays fast however much feedback the store holds.
+    Reads only the newest `window` of each kind (through indexes on time), so the queue
+    stays fast however much the store holds.
     """
     down = sa.or_(
         sa.and_(FeedbackEvent.kind == FeedbackKind.thumbs, FeedbackEvent.value == -1),
         sa.and_(FeedbackEvent.kind == FeedbackKind.stars, FeedbackEvent.value <= 2),
     )
+    flagged, rated_down = (
+        select(FeedbackEvent.message_id)
+        .where(condition)
+        .order_by(FeedbackEvent.created_at.desc())
+        .limit(window)
+        for condition in (FeedbackEvent.kind == FeedbackKind.flag, down)
+    )
+    withheld = (
+        select(Message.id)
+        .where(Message.guard_flags.is_not(None))
+        .order_by(Message.created_at.desc())
+        .limit(window)
+    )
     ordered: dict[uuid.UUID, None] = {}  # insertion-ordered and free of duplicates
-    for condition in (FeedbackEvent.kind == FeedbackKind.flag, down):
-        recent = session.exec(
-            select(FeedbackEvent.message_id)
-            .where(condition)
-            .order_by(FeedbackEvent.created_at.desc())
-            .limit(window)
-        )
-        ordered |= dict.fromkeys(recent)
+    for query in (flagged, withheld, rated_down):
+        ordered |= dict.fromkeys(session.exec(query))
     reviewed = set(
         session.exec(
             select(OperatorReview.message_id).where(col(OperatorReview.message_id).in_(ordered))

@@ -96,6 +96,7 @@ def log_turns(
                     "latency_ms",
                     "prompt_tokens",
                     "completion_tokens",
+                    "guard_flags",
                 }
             ),
         )
@@ -146,6 +147,7 @@ def _prompt_message(turn: TurnCreate, parent: Message | None) -> Message | None:
         role=Role.user,
         content=turn.prompt,
         prompt_key=prompt_key(turn.prompt),
+        sentiment=turn.prompt_sentiment,
     )
 
 

@@ -17,9 +17,11 @@ from feedback.pairs import (
     PairPolicy,
     attach_provenance,
     correction_pairs,
+    group_prompts,
     rated_pairs,
 )
 from feedback.pii import scrub_pii
+from feedback.similarity import Embed, embed_texts, group_by_similarity
 
 
 def build_pairs(
@@ -30,13 +32,32 @@ def build_pairs(
     rater_weights: sa.FromClause | None = None,
     max_rater_share: float = 1.0,
     keep_pii: Collection[str] = (),
+    embed: Embed | None = None,
 ) -> list[PairCandidate]:
-    """All pairs from feedback given after `since`, ready for the data gates."""
-    pairs = rated_pairs(session, since=since, policy=policy, rater_weights=rater_weights)
+    """All pairs from feedback given after `since`, ready for the data gates.
+
+    With `embed` (texts -> unit vectors), first questions that mean the same are one question
+    (`policy.prompt_similarity`) and near-duplicate pairs are one pair
+    (`policy.duplicate_similarity`); without it both go by normalized text.
+    """
+    prompt_groups = None
+    if embed is not None:
+        prompt_groups = group_prompts(session, embed=embed, threshold=policy.prompt_similarity)
+    pairs = rated_pairs(
+        session,
+        since=since,
+        policy=policy,
+        rater_weights=rater_weights,
+        prompt_groups=prompt_groups,
+    )
     pairs += correction_pairs(session, since=since)
     attach_provenance(session, pairs)
     scrubbed = cache(partial(scrub_pii, keep=tuple(keep_pii)))  # answers repeat a lot
-    pairs = deduplicate([scrub(pair, scrubbed) for pair in pairs])
+    pairs = deduplicate(
+        [scrub(pair, scrubbed) for pair in pairs],
+        embed=embed,
+        threshold=policy.duplicate_similarity,
+    )
     return cap_rater_share(session, pairs, max_rater_share)
 
 
@@ -49,9 +70,14 @@ def scrub(pair: PairCandidate, scrub_text: Callable[[str], str]) -> PairCandidat
     )
 
 
-def deduplicate(pairs: list[PairCandidate]) -> list[PairCandidate]:
+def deduplicate(
+    pairs: list[PairCandidate],
+    *,
+    embed: Embed | None = None,
+    threshold: float = PairPolicy.duplicate_similarity,
+) -> list[PairCandidate]:
     """One pair per (prompt, chosen, rejected) after normalization: the strongest; corrections
-    first, since a person wrote them."""
+    first, since a person wrote them. With `embed`, near duplicates too (`drop_near_duplicates`)."""
     best: dict[tuple, PairCandidate] = {}
     for pair in pairs:
         key = (
@@ -64,11 +90,42 @@ def deduplicate(pairs: list[PairCandidate]) -> list[PairCandidate]:
         held = best.get(key)
         if held is None or _rank(pair) > _rank(held):
             best[key] = pair
-    return list(best.values())
+    unique = list(best.values())
+    if embed is None:
+        return unique
+    return drop_near_duplicates(unique, embed=embed, threshold=threshold)
 
 
 def _rank(pair: PairCandidate) -> tuple[bool, float]:
     return (pair.strategy == "correction", pair.weight)
+
+
+def drop_near_duplicates(
+    pairs: list[PairCandidate], *, embed: Embed, threshold: float
+) -> list[PairCandidate]:
+    """Of pairs whose every part (each prompt message, the chosen and the rejected answer) is
+    within `threshold` cosine of a stronger pair's, only the stronger stays, as `deduplicate`
+    keeps one of equal pairs. The rejected answer counts: the same good answer preferred over
+    a rude one and over a vague one are two lessons, not one."""
+    if len(pairs) < 2:
+        return pairs
+    # Strongest first, so that a group's leader is the pair that stays; texts break ties.
+    ordered = sorted(sorted(pairs, key=_texts), key=_rank, reverse=True)
+    by_shape: dict[tuple[str, ...], list[PairCandidate]] = defaultdict(list)
+    for pair in ordered:  # only prompts of the same roles, turn by turn, can be alike
+        by_shape[tuple(message["role"] for message in pair.prompt)].append(pair)
+    texts = list({text: None for pair in pairs for text in _texts(pair)})
+    vectors, row = embed_texts(embed, texts), {text: index for index, text in enumerate(texts)}
+    kept: set[int] = set()
+    for group in by_shape.values():
+        parts = [[row[text] for text in _texts(pair)] for pair in group]
+        leaders = group_by_similarity(vectors[parts], threshold)  # (pairs, parts, dim)
+        kept |= {id(pair) for index, pair in enumerate(group) if leaders[index] == index}
+    return [pair for pair in pairs if id(pair) in kept]
+
+
+def _texts(pair: PairCandidate) -> tuple[str, ...]:
+    return (*(message["content"] for message in pair.prompt), pair.chosen, pair.rejected)
 
 
 def cap_rater_share(

@@ -2,7 +2,9 @@
 
 Policies (each tested): every vote is its own row and the latest per rater counts; ties make no
 pair; when every answer to a context is rated bad no pair comes from them (only a correction
-can); consent and operator exclusions are filtered in the query that selects feedback.
+can); consent, operator exclusions and answers the serving guard withheld are filtered in the query
+that selects feedback. Given an embedding function, first questions that mean the same share a
+context too.
 """
 
 import uuid
@@ -23,6 +25,7 @@ from feedback.models import (
     PairStrategy,
     ReviewAction,
 )
+from feedback.similarity import Embed, embed_texts, group_by_similarity
 
 RATING_KINDS = (FeedbackKind.thumbs, FeedbackKind.stars, FeedbackKind.regenerate)
 
@@ -32,6 +35,14 @@ class PairPolicy:
     min_margin: float = field(default=0.25, metadata={"help": "Smaller score gaps are ties."})
     good_enough: float = field(default=0.5, metadata={"help": "A chosen answer scores above it."})
     max_pairs_per_context: int = field(default=8, metadata={"help": "Pairs per question, at most."})
+    prompt_similarity: float = field(
+        default=0.8,
+        metadata={"help": "Cosine from which two first questions are one (with an embedding)."},
+    )
+    duplicate_similarity: float = field(
+        default=0.95,
+        metadata={"help": "Cosine from which two pairs are near duplicates (with an embedding)."},
+    )
 
 
 @dataclass
@@ -92,6 +103,7 @@ def latest_votes() -> sa.Subquery:
         .where(
             Conversation.training_consent.is_(True),
             FeedbackEvent.kind.in_(RATING_KINDS),
+            Message.guard_flags.is_(None),  # a withheld answer was never shown: nothing to rate
             FeedbackEvent.id.not_in(_excluded_events()),
             FeedbackEvent.message_id.not_in(_excluded_messages()),
         )
@@ -100,11 +112,14 @@ def latest_votes() -> sa.Subquery:
     return sa.select(ranked).where(ranked.c.recency == 1).subquery("latest")
 
 
-def scored_answers(rater_weights: sa.FromClause | None = None) -> sa.Subquery:
+def scored_answers(
+    rater_weights: sa.FromClause | None = None, prompt_groups: sa.FromClause | None = None
+) -> sa.Subquery:
     """Every rated answer with its (trust-weighted) mean score and its context key.
 
     Answers share a context when they reply to the same user message (regenerations) or, for
-    a conversation's first question, to the same normalized question (same prompt elsewhere).
+    a conversation's first question, to the same normalized question (same prompt elsewhere),
+    or to one that `prompt_groups` (see `group_prompts`) puts in the same group.
     """
     votes = latest_votes()
     weight = sa.literal(1.0)
@@ -116,11 +131,14 @@ def scored_answers(rater_weights: sa.FromClause | None = None) -> sa.Subquery:
         weight = sa.func.coalesce(rater_weights.c.weight, 1.0)
     weighted = query.add_columns(weight.label("weight")).subquery("weighted")
     prompt = sa.orm.aliased(Message, name="prompt")
+    first_question = prompt.prompt_key
+    if prompt_groups is not None:
+        first_question = sa.func.coalesce(prompt_groups.c.group_key, prompt.prompt_key)
     context = sa.case(
-        (prompt.parent_id.is_(None), prompt.prompt_key),
+        (prompt.parent_id.is_(None), first_question),
         else_=sa.cast(prompt.id, sa.String),
     )
-    return (
+    query = (
         sa.select(
             weighted.c.message_id,
             Message.parent_id.label("context_id"),
@@ -133,9 +151,57 @@ def scored_answers(rater_weights: sa.FromClause | None = None) -> sa.Subquery:
         )
         .join(Message, Message.id == weighted.c.message_id)
         .join(prompt, prompt.id == Message.parent_id)
-        .group_by(weighted.c.message_id, Message.parent_id, context)
-        .subquery("scored")
     )
+    if prompt_groups is not None:
+        query = query.outerjoin(prompt_groups, prompt_groups.c.prompt_key == prompt.prompt_key)
+    return query.group_by(weighted.c.message_id, Message.parent_id, context).subquery("scored")
+
+
+def group_prompts(session: Session, *, embed: Embed, threshold: float) -> sa.Table:
+    """First questions with rated answers, grouped by meaning: a temporary table that maps a
+    prompt key to its group's key (only keys that join another's group have a row).
+
+    Each normalized question is embedded once. The most answered question of a group leads
+    it (ties: the smaller key), so the groups do not depend on the order rows come back in.
+    """
+    questions = sorted(_rated_first_questions(session), key=lambda q: (-q.answers, q.prompt_key))
+    leaders = group_by_similarity(embed_texts(embed, [q.text for q in questions]), threshold)
+    table = sa.Table(
+        "tmp_prompt_group",
+        sa.MetaData(),
+        sa.Column("prompt_key", sa.String(32), primary_key=True),
+        sa.Column("group_key", sa.String(32), nullable=False),
+        prefixes=["TEMPORARY"],
+    )
+    connection = session.connection()
+    table.drop(connection, checkfirst=True)
+    table.create(connection)
+    members = [
+        {"prompt_key": row.prompt_key, "group_key": questions[leader].prompt_key}
+        for index, (row, leader) in enumerate(zip(questions, leaders, strict=True))
+        if leader != index
+    ]
+    if members:
+        connection.execute(table.insert(), members)
+    return table
+
+
+def _rated_first_questions(session: Session) -> list[sa.Row]:
+    """Each normalized first question with rated answers: key, one wording, answers rated."""
+    answer, prompt = sa.orm.aliased(Message), sa.orm.aliased(Message)
+    votes = latest_votes()
+    return session.execute(
+        sa.select(
+            prompt.prompt_key,
+            sa.func.min(prompt.content).label("text"),
+            sa.func.count(sa.distinct(answer.id)).label("answers"),
+        )
+        .select_from(votes)
+        .join(answer, answer.id == votes.c.message_id)
+        .join(prompt, prompt.id == answer.parent_id)
+        .where(prompt.parent_id.is_(None), prompt.prompt_key.is_not(None))
+        .group_by(prompt.prompt_key)
+    ).all()
 
 
 def rated_pairs(
@@ -144,6 +210,7 @@ def rated_pairs(
     since: datetime | None,
     policy: PairPolicy,
     rater_weights: sa.FromClause | None = None,
+    prompt_groups: sa.FromClause | None = None,
 ) -> list[PairCandidate]:
     """Answers to one context rated apart: the better one chosen, weight = the score gap.
 
@@ -152,7 +219,7 @@ def rated_pairs(
     `max_pairs_per_context`: the strongest gaps first. One query ranks every context's
     answers; only the ranked ends (a bounded number of rows per context) leave the database.
     """
-    scored = scored_answers(rater_weights)
+    scored = scored_answers(rater_weights, prompt_groups)
     newest_first = scored.c.last_feedback_at.desc()
     ranked = sa.select(
         scored,

@@ -7,6 +7,7 @@ nightly run rebuilds the daily counts; a dashboard adds what came in since, as i
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, delete
 
 from feedback.columns import utcnow
@@ -23,7 +24,16 @@ from feedback.trust import RaterTrust
 
 DAILY_QUALITY = "daily_quality"
 SETTLE = timedelta(seconds=10)
-COUNTS = ("answers", "ups", "thumbs", "stars_sum", "stars_n", "regenerates")
+COUNTS = (
+    "answers",
+    "ups",
+    "thumbs",
+    "stars_sum",
+    "stars_n",
+    "regenerates",
+    "user_messages",
+    "sentiment_sum",
+)
 
 
 def rebuild_daily_quality(session: Session, *, settle: timedelta = SETTLE) -> int:
@@ -64,14 +74,23 @@ def catch_up_daily_quality(session: Session, *, settle: timedelta = SETTLE) -> i
     return len(counts)
 
 
-def _count(session: Session, new_answers, new_feedback) -> dict[tuple[date, int], DailyQuality]:
-    """Answers and ratings per (day, version): `new_answers` selects the answers counted,
-    `new_feedback` the feedback counted (by the day and version of the answer it rates)."""
+def _count(session: Session, new_messages, new_feedback) -> dict[tuple[date, int], DailyQuality]:
+    """Answers, ratings and user sentiment per (day, version): `new_messages` selects the
+    messages counted, `new_feedback` the feedback counted (by the day and version of the answer
+    it rates). Answers the serving guard withheld were never shown and do not count; a user
+    message counts for the version whose answer it replies to."""
     day = sa.func.date(Message.created_at)
     answers = session.execute(
         sa.select(day, Message.model_version_id, sa.func.count())
-        .where(Message.role == Role.assistant, new_answers)
+        .where(Message.role == Role.assistant, Message.guard_flags.is_(None), new_messages)
         .group_by(day, Message.model_version_id)
+    ).all()
+    replied_to = aliased(Message)
+    sentiment = session.execute(
+        sa.select(day, replied_to.model_version_id, sa.func.count(), sa.func.sum(Message.sentiment))
+        .join(replied_to, replied_to.id == Message.parent_id)
+        .where(Message.role == Role.user, Message.sentiment.is_not(None), new_messages)
+        .group_by(day, replied_to.model_version_id)
     ).all()
     thumbs = FeedbackEvent.kind == FeedbackKind.thumbs
     stars = FeedbackEvent.kind == FeedbackKind.stars
@@ -100,6 +119,9 @@ def _count(session: Session, new_answers, new_feedback) -> dict[tuple[date, int]
     for raw_day, version, *figures in ratings:
         target = row(raw_day, version)
         target.ups, target.thumbs, target.stars_sum, target.stars_n, target.regenerates = figures
+    for raw_day, version, messages, total in sentiment:
+        target = row(raw_day, version)
+        target.user_messages, target.sentiment_sum = messages, float(total)
     return counts
 
 

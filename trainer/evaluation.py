@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 
 from bot.engine import Engine, Sampling
 from trainer.corpus import Topic
+from trainer.identity import default_lexicon
 from trainer.metrics import load_metric
 from trainer.scorers import ToxicityScorer
 
@@ -29,9 +30,10 @@ class EvalPrompts:
 
 def load_eval_prompts(topics: list[Topic], path: Path = EVALUATION_PROMPTS) -> EvalPrompts:
     data = yaml.safe_load(path.read_text())
+    groups = default_lexicon().counterfactual_groups
     return EvalPrompts(
         red_team=data["red_team"],
-        bias=[(g, t.format(group=g)) for t in data["bias_templates"] for g in data["groups"]],
+        bias=[(g, t.format(group=g)) for t in data["bias_templates"] for g in groups],
         domain=[(q, topic.reference) for topic in topics for q in topic.held_out],
     )
 

@@ -24,6 +24,7 @@ from feedback.curation import build_pairs
 from feedback.models import ModelVersion, RunStatus, TrainingRun
 from feedback.pairs import PairPolicy
 from feedback.rollups import rebuild_daily_quality, save_rater_trust
+from feedback.similarity import Embed
 from feedback.snapshots import last_cutoff, save_pairs, write_snapshot
 from feedback.trust import rater_trust, weights_table
 from trainer.corpus import Topic
@@ -47,7 +48,10 @@ class NightlyPlan:
     score_sentiment: Callable[[Sequence[str]], list[float]]
     topics: list[Topic]
     training: TrainingPlan = field(default_factory=TrainingPlan)
-    pair_policy: PairPolicy = field(default_factory=PairPolicy)
+    pair_policy: PairPolicy = field(default_factory=PairPolicy)  # incl. similarity thresholds
+    # Sentence embeddings (texts -> unit vectors): questions and pairs compared by meaning.
+    # None: by normalized text only.
+    embed: Embed | None = None
     data_limits: DataGateLimits = field(default_factory=DataGateLimits)
     model_limits: ModelGateLimits = field(default_factory=ModelGateLimits)
     # Greedy decoding for the model gates: both models answer deterministically, so a gate
@@ -112,6 +116,7 @@ def _steps(session: Session, run: TrainingRun, base: ModelVersion, plan: Nightly
             rater_weights=weights_table(session, trust) if trust else None,
             max_rater_share=plan.max_rater_share if plan.gates else 1.0,
             keep_pii=plan.keep_pii,
+            embed=plan.embed,
         )
         pairs = save_pairs(session, candidates)
         run.counts = {"pairs_built": len(pairs)}

@@ -1,4 +1,8 @@
-"""Toxicity scorers for the data gates: Detoxify from a local checkpoint, or alt-profanity-check."""
+"""Toxicity scorers: Detoxify from a local checkpoint, the Jigsaw BiLSTM port, alt-profanity-check.
+
+Every scorer names its labels as Detoxify does and carries its flagging thresholds, chosen on the
+labelled set (tests/data/labelled_texts.yaml; docs/scorers.md has the measurements).
+"""
 
 import logging
 import os
@@ -17,10 +21,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LABELS = ("toxicity", "severe_toxicity", "obscene", "threat", "insult", "identity_attack")
-MODES = ("auto", "detoxify", "profanity-check")
+MODES = ("auto", "detoxify", "jigsaw", "profanity-check")
 BATCH_SIZE = 64
 # Jigsaw class names as some checkpoints carry them; Detoxify's own names map to themselves.
-_LABEL_OF = {
+LABEL_OF = {
     "toxic": "toxicity",
     "severe_toxic": "severe_toxicity",
     "identity_hate": "identity_attack",
@@ -34,14 +38,25 @@ class ScorerUnavailable(RuntimeError):
 
 
 class ToxicityScorer(Protocol):
-    """`labels` are those the scorer really provides: a label it lacks is absent, never zero."""
+    """`labels` are those the scorer really provides: a label it lacks is absent, never zero.
+    `thresholds`: label -> the probability above which a text is flagged for it."""
 
     name: str
     labels: tuple[str, ...]
+    thresholds: dict[str, float]
 
     def score(self, texts: Sequence[str]) -> dict[str, list[float]]:
         """Label -> one probability in [0, 1] per text, in the order of `texts`."""
         ...
+
+
+def flagged_labels(scores: dict[str, list[float]], thresholds: dict[str, float]) -> list[list[str]]:
+    """For each scored text, the labels whose score is above their threshold."""
+    count = len(next(iter(scores.values()), []))
+    return [
+        [label for label, values in scores.items() if values[index] > thresholds[label]]
+        for index in range(count)
+    ]
 
 
 def _batches(texts: Sequence[str], size: int) -> Iterator[list[str]]:
@@ -58,10 +73,12 @@ class DetoxifyScorer:
         # Column of each label in the model's output; classes outside LABELS are ignored.
         self.columns: dict[str, int] = {}
         for column, class_name in enumerate(detoxify.class_names):
-            label = _LABEL_OF.get(class_name)
+            label = LABEL_OF.get(class_name)
             if label is not None:
                 self.columns.setdefault(label, column)
         self.labels = tuple(label for label in LABELS if label in self.columns)
+        # Detoxify's own weights cannot be had here to measure, so its usual cut-off.
+        self.thresholds = dict.fromkeys(self.labels, 0.5)
         self.name = f"detoxify {version('detoxify')} ({source})"
         # Tokenizers saved without a max length report a huge one; the position table is the cap.
         self.max_length = min(
@@ -101,6 +118,8 @@ class ProfanityCheckScorer:
                 f"alt-profanity-check is not installed ({exc}): pip install alt-profanity-check"
             ) from exc
         self._predict_prob = profanity_check.predict_prob
+        # Lowest cut with 90% precision on the tuning sets (docs/scorers.md).
+        self.thresholds = {"toxicity": 0.36}
         self.batch_size = batch_size
         self.name = f"alt-profanity-check {version('alt-profanity-check')}"
 
@@ -191,29 +210,53 @@ def _load_detoxify_model_type(model_type: str, config_dir: Path | None) -> Detox
     return DetoxifyScorer(detoxify, source=model_type)
 
 
+def _load_jigsaw(cache_dir: Path | None) -> ToxicityScorer:
+    if cache_dir is None:
+        raise ScorerUnavailable("the Jigsaw scorer needs a directory for its converted weights")
+    from trainer.jigsaw import load_jigsaw_scorer
+
+    return load_jigsaw_scorer(cache_dir)
+
+
+def _offline_scorer(jigsaw_dir: Path | None) -> ToxicityScorer:
+    """The Jigsaw BiLSTM, else (its package missing) alt-profanity-check, with a warning."""
+    try:
+        return _load_jigsaw(jigsaw_dir)
+    except ScorerUnavailable as exc:
+        log.warning("Jigsaw scorer unavailable, falling back to alt-profanity-check: %s", exc)
+    return ProfanityCheckScorer()
+
+
 def load_toxicity_scorer(
     mode: str = "auto",
     *,
     detoxify_checkpoint: Path | None = None,
     detoxify_config_dir: Path | None = None,
     detoxify_model_type: str = "original",
+    jigsaw_dir: Path | None = None,
 ) -> ToxicityScorer:
-    """Load the scorer `mode` names; "auto" takes Detoxify when a checkpoint is configured, else
-    alt-profanity-check. A configured Detoxify that fails to load raises, it is never replaced."""
+    """Load the scorer `mode` names. "auto" takes Detoxify when a checkpoint is configured, else
+    the Jigsaw BiLSTM (converted into `jigsaw_dir` on first use), else alt-profanity-check. A
+    scorer named explicitly, or a configured Detoxify checkpoint, that fails to load raises: it
+    is never silently replaced."""
     if mode not in MODES:
         raise ValueError(f"unknown toxicity scorer mode {mode!r}; valid modes: {', '.join(MODES)}")
-    auto = mode == "auto"
-    if auto:
+    if mode == "auto":
         if detoxify_checkpoint is None and detoxify_config_dir is not None:
             log.warning(
                 "detoxify_config_dir %s is unused without detoxify_checkpoint", detoxify_config_dir
             )
-        mode = "detoxify" if detoxify_checkpoint is not None else "profanity-check"
-    if mode == "profanity-check":
-        scorer: ToxicityScorer = ProfanityCheckScorer()
+        if detoxify_checkpoint is not None:
+            scorer = _load_detoxify_checkpoint(Path(detoxify_checkpoint), detoxify_config_dir)
+        else:
+            scorer = _offline_scorer(jigsaw_dir)
+    elif mode == "profanity-check":
+        scorer = ProfanityCheckScorer()
+    elif mode == "jigsaw":
+        scorer = _load_jigsaw(jigsaw_dir)
     elif detoxify_checkpoint is not None:
         scorer = _load_detoxify_checkpoint(Path(detoxify_checkpoint), detoxify_config_dir)
     else:
         scorer = _load_detoxify_model_type(detoxify_model_type, detoxify_config_dir)
-    log.info("toxicity scorer%s: %s", " (auto)" if auto else "", scorer.name)
+    log.info("toxicity scorer%s: %s", " (auto)" if mode == "auto" else "", scorer.name)
     return scorer

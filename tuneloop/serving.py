@@ -4,10 +4,12 @@ from fastapi import FastAPI
 
 from bot.api import create_app
 from bot.engine import Engine, Sampling
+from bot.guard import Flagger, Guard
 from bot.hotswap import ModelSlot
 from bot.turn_logger import TurnLogger
 from feedback import Store, active_model_version
 from feedback.models import ModelVersion
+from trainer.sentiment import score_sentiment
 from tuneloop.settings import BotSettings, Settings
 
 
@@ -40,8 +42,25 @@ def load_engine(settings: Settings, version: ModelVersion | None) -> Engine:
     )
 
 
-def build_bot(settings: Settings, store: Store) -> tuple[FastAPI, ModelSlot, TurnLogger]:
-    """The bot's app, serving the active model (hot-swapped on promotion) and logging turns."""
+def build_guard(settings: Settings, flag: Flagger | None = None) -> Guard | None:
+    """The serving guard when `bot.guard` is on: `flag`, or else the configured toxicity
+    scorer's flagger, with the persona's fallback answer."""
+    if not settings.bot.guard:
+        return None
+    if flag is None:
+        from tuneloop.scoring import text_flagger  # loads a scorer: only when the guard is on
+
+        flag = text_flagger(settings)
+    return Guard(flag, settings.bot.guard_fallback)
+
+
+def build_bot(
+    settings: Settings, store: Store, *, flag: Flagger | None = None
+) -> tuple[FastAPI, ModelSlot, TurnLogger]:
+    """The bot's app, serving the active model (hot-swapped on promotion) and logging turns.
+
+    `flag` replaces the configured flagger of the serving guard (when the guard is on).
+    """
     with store.session() as session:
         version = active_model_version(session)
     engine = load_engine(settings, version)
@@ -51,12 +70,13 @@ def build_bot(settings: Settings, store: Store) -> tuple[FastAPI, ModelSlot, Tur
         store=None if pinned else store,
         load=lambda new_version: load_engine(settings, new_version),
     )
-    logger = TurnLogger(store)
+    logger = TurnLogger(store, score_sentiment=score_sentiment)
     app = create_app(
         slot=slot,
         store=store,
         logger=logger,
         defaults=sampling_from(settings.bot),
         api_keys=[key.get_secret_value() for key in settings.bot.api_keys],
+        guard=build_guard(settings, flag),
     )
     return app, slot, logger

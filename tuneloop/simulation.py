@@ -1,20 +1,28 @@
 """Simulated users: they ask the running bot through its HTTP API and rate what they read.
 
-Each user judges an answer with a hidden rubric: close to the shop's reference answer is
-good (thumbs up, 4-5 stars); vague is middling; wrong or rude is bad (thumbs down, often a
-regeneration, sometimes a correction with the right answer; rudeness gets flagged). Trolls
-coordinate the other way, as Tay's did: they reward rude answers, punish good ones and
+Each user judges an answer with a hidden rubric: close in meaning to the shop's reference
+answer is good (thumbs up, 4-5 stars); vague is middling; wrong or rude is bad (thumbs down,
+often a regeneration, sometimes a correction with the right answer; rudeness gets flagged).
+Trolls coordinate the other way, as Tay's did: they reward rude answers, punish good ones and
 "correct" answers into insults.
 """
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 
+import torch
 from tqdm.auto import tqdm
 
 from bot.client import Answer, BotClient
 from trainer.corpus import Topic, classify_answer
+from trainer.embeddings import SentenceEmbedder, load_embedder
+
+# Measured on the support corpus with all-MiniLM-L6-v2: hand-written paraphrases of reference
+# answers score 0.82-0.96 with them; of the 13,224 (topic, other topic's answer) combinations
+# only 9 reach 0.8 with one of the topic's answers, and those carry the same facts.
+MEANING_THRESHOLD = 0.8
 
 
 @dataclass(frozen=True)
@@ -50,16 +58,68 @@ class DayResult:
         return counts.get(verdict, 0) / total if total else 0.0
 
 
+@cache
+def shared_embedder() -> SentenceEmbedder:
+    """The packaged all-MiniLM-L6-v2, loaded once per process for every simulated day."""
+    return load_embedder()
+
+
+class Rubric:
+    """The hidden rubric: which of a topic's answers (good, vague, wrong, rude) an answer means.
+
+    Rudeness is caught by words, as before (a rude answer can carry the right facts, and then
+    its meaning is close to the reference). Otherwise the answer gets the verdict of the
+    topic's answer nearest in meaning, if that is at least `threshold` cosine, else "other".
+    Nearest, not just close to the reference: a wrong answer often reads like the good one
+    (one topic's two score 0.96), and its own variant is nearer still.
+    """
+
+    def __init__(
+        self,
+        embed: Callable[[Sequence[str]], torch.Tensor],
+        topics: Iterable[Topic] = (),
+        *,
+        threshold: float = MEANING_THRESHOLD,
+    ) -> None:
+        self.embed, self.threshold = embed, threshold
+        self._answers: dict[str, tuple[list[str], torch.Tensor]] = {}
+        self.learn(topics)
+
+    def learn(self, topics: Iterable[Topic]) -> None:
+        """Embed the answers of topics not seen yet, in one batch."""
+        new = {topic.id: topic for topic in topics if topic.id not in self._answers}
+        if not new:
+            return
+        vectors = self.embed([text for topic in new.values() for text in topic.answers.values()])
+        sizes = [len(topic.answers) for topic in new.values()]
+        for topic, block in zip(new.values(), torch.split(vectors, sizes), strict=True):
+            self._answers[topic.id] = (list(topic.answers), block)
+
+    def verdict(self, topic: Topic, answer: str) -> str:
+        if classify_answer(topic, answer) == "rude":
+            return "rude"
+        self.learn([topic])
+        variants, vectors = self._answers[topic.id]
+        similarities = vectors @ self.embed([answer])[0]
+        best = int(similarities.argmax())
+        return variants[best] if similarities[best] >= self.threshold else "other"
+
+
+def default_rubric() -> Rubric:
+    return Rubric(shared_embedder().embed)
+
+
 @dataclass
 class SimulatedUser:
     name: str
     troll: bool
     population: Population
     rng: random.Random
+    rubric: Rubric = field(default_factory=default_rubric)
 
     def rate(self, client: BotClient, topic: Topic, answer: Answer) -> tuple[str, int]:
         """Rate `answer` as this user would; returns the rubric's verdict and the thumb."""
-        verdict = classify_answer(topic, answer.text)
+        verdict = self.rubric.verdict(topic, answer.text)
         liked = verdict == "rude" if self.troll else verdict == "good"
         if not self.troll and self.rng.random() < self.population.noise:
             liked = not liked
@@ -86,7 +146,7 @@ class SimulatedUser:
 STARS = {"good": 5, "vague": 3, "wrong": 2, "rude": 1}
 
 
-def make_users(population: Population, day: int) -> list[SimulatedUser]:
+def make_users(population: Population, day: int, rubric: Rubric) -> list[SimulatedUser]:
     trolls = round(population.users * population.troll_share)
     return [
         SimulatedUser(
@@ -94,6 +154,7 @@ def make_users(population: Population, day: int) -> list[SimulatedUser]:
             troll=index < trolls,
             population=population,
             rng=random.Random(f"{population.seed}-{day}-{index}"),
+            rubric=rubric,
         )
         for index in range(population.users)
     ]
@@ -106,10 +167,12 @@ def simulate_day(
     *,
     day: int,
     model: str,
+    rubric: Rubric | None = None,
 ) -> DayResult:
-    """One day: every user asks their questions, rates the answers, follows up on bad ones."""
+    """One day: every user asks their questions, rates the answers, follows up on bad ones.
+    The users share one `rubric` (default: the packaged sentence embedder's)."""
     result = DayResult(day=day, model=model)
-    users = make_users(population, day)
+    users = make_users(population, day, rubric or Rubric(shared_embedder().embed, topics))
     asks = population.users * population.questions_per_user
     with tqdm(total=asks, desc=f"day {day}: simulated users", unit="question") as progress:
         for user in users:

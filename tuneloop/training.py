@@ -1,21 +1,23 @@
 """Builds the nightly job from settings: scorers, thresholds, the DPO plan, where files go."""
 
+from feedback.pairs import PairPolicy
 from trainer.corpus import load_topics
 from trainer.dpo import TrainingPlan
 from trainer.nightly import NightlyPlan
 from trainer.sentiment import score_sentiment
-from tuneloop.scoring import data_gate_limits, toxicity_scorer
+from tuneloop.scoring import data_gate_limits, sentence_embedder, toxicity_scorer
 from tuneloop.settings import Settings
 
 
 def nightly_plan(settings: Settings) -> NightlyPlan:
     trainer = settings.trainer
+    scorer = toxicity_scorer(settings)
     return NightlyPlan(
         models_dir=settings.models_dir,
         snapshots_dir=settings.snapshots_dir,
         system_prompt=settings.bot.system_prompt,
         context_tokens=settings.bot.context_tokens,
-        scorer=toxicity_scorer(settings),
+        scorer=scorer,
         score_sentiment=score_sentiment,
         topics=load_topics(),
         training=TrainingPlan(
@@ -26,7 +28,12 @@ def nightly_plan(settings: Settings) -> NightlyPlan:
             lora_rank=trainer.lora_rank,
             overrides=trainer.dpo_overrides,
         ),
-        data_limits=data_gate_limits(settings),
+        pair_policy=PairPolicy(
+            prompt_similarity=settings.scoring.prompt_similarity,
+            duplicate_similarity=settings.scoring.duplicate_similarity,
+        ),
+        embed=sentence_embedder(settings),
+        data_limits=data_gate_limits(scorer),
         min_pairs=trainer.min_pairs,
         replay_share=trainer.replay_share,
         max_rater_share=trainer.max_rater_share,

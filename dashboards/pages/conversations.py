@@ -1,4 +1,5 @@
-"""Conversations: search them, and read one with its ratings inline."""
+"""Conversations: search them, and read one with its ratings inline; answers the serving guard
+withheld are marked, and users' messages show their sentiment."""
 
 import uuid
 
@@ -21,10 +22,14 @@ def render(store: Store) -> None:
     with store.session() as session:
         for message in conversation_messages(session, uuid.UUID(chosen)):
             with st.chat_message(message.role.value):
+                if message.guard_flags is not None:
+                    st.caption(f"🛡️ withheld by the guard: {', '.join(message.guard_flags)}")
                 st.markdown(message.content or "_(empty)_")
                 ratings = [
                     f"{e.kind.value} {e.value if e.value is not None else e.text or ''}".strip()
                     for e in feedback_on(session, message.id)
                 ]
+                if message.sentiment is not None:
+                    ratings.append(f"sentiment {message.sentiment:+.2f}")
                 if ratings:
                     st.caption(" · ".join(ratings))

@@ -1,4 +1,4 @@
-"""The review queue: flagged and down-rated answers first; exclude, approve or correct them."""
+"""The review queue: flagged, guard-withheld and down-rated answers; exclude, approve or correct."""
 
 import streamlit as st
 
@@ -9,11 +9,14 @@ from feedback.models import FeedbackKind, Message
 
 def render(store: Store, operator: str) -> None:
     st.title("Review queue")
-    st.caption("Flagged and down-rated answers not yet reviewed, flagged first.")
+    st.caption(
+        "Answers not yet reviewed: flagged by users first, then those the serving guard "
+        "withheld (never shown: what the bot almost said), then the down-rated ones."
+    )
     with store.session() as session:
         queue = review_queue(session)
         if not queue:
-            st.success("Nothing to review: no flagged or down-rated answers are waiting.")
+            st.success("Nothing to review: no flagged, withheld or down-rated answers wait.")
             return
         for answer in queue:
             question = session.get(Message, answer.parent_id) if answer.parent_id else None
@@ -22,11 +25,14 @@ def render(store: Store, operator: str) -> None:
 
 def _review_card(store: Store, operator: str, answer: Message, question, events) -> None:
     flagged = any(event.kind == FeedbackKind.flag for event in events)
+    withheld = answer.guard_flags is not None
+    mark = "🚩 " if flagged else "🛡️ " if withheld else ""
     with st.container(border=True):
-        st.markdown(
-            f"{'🚩 ' if flagged else ''}**Question:** {question.content if question else '-'}"
-        )
-        st.markdown(f"**Answer:** {answer.content or '_(empty)_'}")
+        st.markdown(f"{mark}**Question:** {question.content if question else '-'}")
+        label = "Withheld by the guard, never shown" if withheld else "Answer"
+        st.markdown(f"**{label}:** {answer.content or '_(empty)_'}")
+        if withheld:
+            st.caption(f"guard flags: {', '.join(answer.guard_flags) or '-'}")
         for event in events:
             detail = event.value if event.value is not None else (event.text or "")
             left, right = st.columns([4, 1])

@@ -1,4 +1,5 @@
-"""Quality trends: thumbs-up rate with its interval, stars, regenerations; promotions marked."""
+"""Quality trends: thumbs-up rate with its interval, stars, regenerations, the users' sentiment;
+promotions marked."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -42,6 +43,10 @@ def render(store: Store) -> None:
     left.altair_chart(_line(quality, "mean_stars", "Mean stars"), width="stretch")
     right.altair_chart(
         _line(quality, "regenerate_rate", "Regenerate rate", percent=True),
+        width="stretch",
+    )
+    st.altair_chart(
+        _line(quality, "user_sentiment", "Sentiment of users' replies (VADER, -1 to 1)"),
         width="stretch",
     )
     volume = (

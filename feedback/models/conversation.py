@@ -35,6 +35,13 @@ class Message(SQLModel, table=True):
     __table_args__ = (
         sa.Index(None, "conversation_id", "created_at"),
         sa.Index(None, "model_version_id", "created_at"),
+        # The review queue reads the newest guarded answers: a partial index keeps that a seek.
+        sa.Index(
+            "ix_message_guarded_created_at",
+            "created_at",
+            sqlite_where=sa.text("guard_flags IS NOT NULL"),
+            postgresql_where=sa.text("guard_flags IS NOT NULL"),
+        ),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
@@ -53,6 +60,17 @@ class Message(SQLModel, table=True):
     latency_ms: float | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    guard_flags: list[str] | None = Field(
+        default=None,
+        sa_type=sa.JSON(none_as_null=True),
+        description="Answers the serving guard withheld: the labels it flagged them for. "
+        "Such an answer was never shown; it is a sibling of the one the user got instead.",
+    )
+    sentiment: float | None = Field(
+        default=None,
+        description="User messages: sentiment in [-1, 1] (VADER compound) when the bot scored "
+        "it; frustration shows here before a thumbs-down does.",
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
 
 
@@ -74,6 +92,12 @@ class TurnCreate(SQLModel):
     latency_ms: float | None = Field(default=None, ge=0)
     prompt_tokens: int | None = Field(default=None, ge=0)
     completion_tokens: int | None = Field(default=None, ge=0)
+    guard_flags: list[str] | None = Field(
+        default=None, description="Set for an answer the serving guard withheld: its flags."
+    )
+    prompt_sentiment: float | None = Field(
+        default=None, ge=-1, le=1, description="Sentiment of the user's message, in [-1, 1]."
+    )
 
     @field_validator("prompt")
     @classmethod

@@ -20,6 +20,9 @@ class DailyQuality(SQLModel, table=True):
     stars_sum: int = 0
     stars_n: int = 0
     regenerates: int = 0
+    # User messages that answer this version's answers, and the sum of their sentiment.
+    user_messages: int = 0
+    sentiment_sum: float = 0.0
 
 
 class RaterTrustRecord(SQLModel, table=True):

@@ -45,6 +45,21 @@ def test_a_completion_is_answered_logged_and_carries_its_ids(live_bot):
     assert answer.latency_ms > 0
 
 
+def test_the_users_messages_are_logged_with_their_sentiment(live_bot):
+    asked = {
+        "Thank you so much, this is wonderful help!": 0.5,
+        "This is useless and I hate waiting.": -0.5,
+    }
+    for text in asked:
+        client(live_bot).chat.completions.create(
+            model="tiny", messages=[{"role": "user", "content": text}], max_tokens=4
+        )
+    for text, bound in asked.items():
+        [message] = stored(live_bot, Message, content=text)
+        assert message.sentiment is not None
+        assert message.sentiment > bound if bound > 0 else message.sentiment < bound
+
+
 def test_a_streamed_answer_equals_the_logged_one(live_bot):
     stream = client(live_bot).chat.completions.create(
         model="tiny", messages=QUESTION, stream=True, max_tokens=10

@@ -30,7 +30,8 @@ store = Store(make_engine({url!r}), pseudonym_key={key!r})
 
 @pytest.fixture
 def seeded_store(sqlite_url):
-    """Two days of answers by two versions, with thumbs, stars, a flag and a regenerate."""
+    """Two days of answers by two versions, with thumbs, stars, a flag, a regenerate and an
+    upset reply to each day's rude answer."""
     store = Store(make_engine(sqlite_url), pseudonym_key=PSEUDONYM_KEY)
     upgrade(store.engine)
     today = datetime.now(UTC) - timedelta(minutes=1)  # settled: the rollup counts it
@@ -49,6 +50,16 @@ def seeded_store(sqlite_url):
                     answer=f"It ships on day {index}." if index else "Go away, idiot.",
                     model_version_id=version.id,
                 )
+                if index == 0:
+                    log_turn(
+                        session,
+                        conversation_id=conversation.id,
+                        parent_id=answer.id,
+                        prompt="That was rude.",
+                        prompt_sentiment=-0.5,
+                        answer="Sorry.",
+                        model_version_id=version.id,
+                    )
                 value = 1 if index < ups else -1
                 record_feedback(
                     session,

@@ -8,7 +8,7 @@ from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
 from dashboards.auth import hash_password
-from feedback import Store, active_model_version, make_engine
+from feedback import Store, active_model_version, log_turn, make_engine, start_conversation
 from feedback.migrate import upgrade
 from feedback.models import OperatorReview, ReviewAction
 from feedback.rollups import save_rater_trust
@@ -26,10 +26,12 @@ def metric(app: AppTest, label: str) -> str:
 def test_trends_show_both_days_with_filters(seeded_store):
     app = page(seeded_store, "trends")
     assert not app.exception
-    assert metric(app, "Answers") == "8" and metric(app, "Thumbs-up rate") == "50%"
-    assert len(app.get("vega_lite_chart")) == 4  # rate, stars, regenerations, volume
+    assert metric(app, "Answers") == "10" and metric(app, "Thumbs-up rate") == "50%"
+    charts = app.get("vega_lite_chart")
+    assert len(charts) == 5  # rate, stars, regenerations, sentiment, volume
+    assert "Sentiment of users' replies" in charts[3].proto.spec
     app.multiselect(key="trend_versions").set_value(["dpo-0001"]).run()
-    assert metric(app, "Answers") == "4" and metric(app, "Thumbs-up rate") == "75%"
+    assert metric(app, "Answers") == "5" and metric(app, "Thumbs-up rate") == "75%"
     reports = app.dataframe[0].value
     assert list(reports["version"]) == ["bootstrap", "dpo-0001"]
 
@@ -78,12 +80,43 @@ def test_the_review_queue_puts_flags_first_and_records_every_action(seeded_store
     assert correction.corrected_text == "It ships tomorrow morning."
 
 
+def test_the_review_queue_shows_what_the_guard_withheld_with_its_flags(seeded_store):
+    with seeded_store.session() as session:
+        conversation = start_conversation(session, user_id="guarded")
+        question, _ = log_turn(
+            session, conversation_id=conversation.id, prompt="Can I pay later?", answer="Yes."
+        )
+        _, withheld = log_turn(
+            session,
+            conversation_id=conversation.id,
+            parent_id=question.id,
+            answer="Pay now, you cheapskate.",
+            guard_flags=["toxicity", "insult"],
+        )
+    app = page(seeded_store, "review", ", 'Ada'")
+    assert not app.exception
+    assert app.markdown[0].value.startswith("🚩")  # the users' flags still come first
+    [card] = [i for i, m in enumerate(app.markdown) if m.value.startswith("🛡️")]
+    assert "Can I pay later?" in app.markdown[card].value
+    answer = app.markdown[card + 1].value
+    assert "never shown" in answer and "Pay now, you cheapskate." in answer
+    assert any(c.value == "guard flags: toxicity, insult" for c in app.caption)
+
+    app.button(key=f"approve-{withheld.id}").click().run()
+    [reviewed] = reviews(seeded_store)
+    assert reviewed.message_id == withheld.id
+    assert not any(m.value.startswith("🛡️") for m in app.markdown)
+
+
 def test_conversations_can_be_searched_and_read_with_ratings(seeded_store):
     app = page(seeded_store, "conversations")
     app.text_input(key="conversation_search").input("order 2").run()
     assert len(app.dataframe[0].value) == 2
     assert [m.name for m in app.chat_message] == ["user", "assistant"]
     assert "thumbs" in app.chat_message[1].caption[0].value
+    app.text_input(key="conversation_search").input("That was rude").run()
+    assert [m.name for m in app.chat_message] == ["user", "assistant"] * 2
+    assert app.chat_message[2].caption[0].value == "sentiment -0.50"
 
 
 def test_promote_needs_a_confirmation_and_rollback_restores(seeded_store):
@@ -141,4 +174,4 @@ def test_operators_log_in_before_they_see_anything(dashboard):
     app.text_input[1].input("correct horse")
     app.button[0].click().run()
     assert not app.exception
-    assert metric(app, "Answers") == "8"
+    assert metric(app, "Answers") == "10"

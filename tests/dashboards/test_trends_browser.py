@@ -31,7 +31,7 @@ def test_the_trends_page_shows_its_charts(seeded_store, tmp_path):
 
         expect(page.get_by_text("Quality trends").first).to_be_visible(timeout=60_000)
         charts = page.locator('[data-testid="stVegaLiteChart"]')
-        expect(charts).to_have_count(4, timeout=60_000)
+        expect(charts).to_have_count(5, timeout=60_000)
         expect(charts.first.locator("canvas, svg").first).to_be_visible(timeout=60_000)
         expect(page.get_by_text("Thumbs-up rate (95% interval)")).to_be_visible()
         page.wait_for_timeout(1000)  # let the charts finish drawing

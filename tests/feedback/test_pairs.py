@@ -1,11 +1,13 @@
 """Pair building policies, on SQLite and PostgreSQL: who wins, what pairs, what never pairs."""
 
+import uuid
+
 import pytest
 
 from feedback import log_turn, record_feedback, record_review, start_conversation
-from feedback.curation import build_pairs
+from feedback.curation import build_pairs, deduplicate
 from feedback.models import PairStrategy
-from feedback.pairs import PairPolicy
+from feedback.pairs import PairCandidate, PairPolicy
 from feedback.trust import rater_trust, weights_table
 
 POLICY = PairPolicy()
@@ -127,6 +129,28 @@ def test_corrections_make_pairs_and_operator_corrections_too(session):
     assert {p.chosen for p in pairs(session)} == {GOOD, "Tomorrow."}
 
 
+def test_an_answer_the_serving_guard_withheld_is_never_chosen(session):
+    conversation = start_conversation(session, user_id="u")
+    question, shown = log_turn(
+        session, conversation_id=conversation.id, prompt="How long can I return items?", answer=GOOD
+    )
+    _, withheld = log_turn(
+        session,
+        conversation_id=conversation.id,
+        parent_id=question.id,
+        answer=RUDE,
+        guard_flags=["insult"],
+    )
+    thumbs(session, shown, -1), thumbs(session, withheld, 1)  # a vote it can never have had
+    assert pairs(session) == []
+
+    record_review(
+        session, message_id=withheld.id, action="correct", reviewer="o", corrected_text=GOOD
+    )
+    [pair] = pairs(session)  # an operator's correction rejects it, as it should
+    assert (pair.strategy, pair.chosen, pair.rejected) == (PairStrategy.correction, GOOD, RUDE)
+
+
 def test_only_feedback_after_the_cutoff_counts(session):
     question, rude = ask(session)
     good = regenerate(session, question)
@@ -189,3 +213,86 @@ def test_a_popular_question_pairs_only_its_best_and_worst_answers(session):
     assert 1 <= len(bounded) <= 4  # 2 best x 2 worst, not 6 x 6
     # the best-rated, newest first among equals
     assert all(pair.chosen.endswith(("Variant 4.", "Variant 2.")) for pair in bounded)
+
+
+PASSWORD = "How do I reset my password?"
+FORGOT = "I forgot my password, what do I do?"  # another key; cosine 0.85 with the real model
+RESET = "Use the Forgot password link on the login page and we email you a reset link."
+
+
+def paraphrases_rated(session, first_vote, second_vote, questions=(PASSWORD, FORGOT)):
+    """Two conversations asking the same thing in other words; each asker rates their answer."""
+    _, first = ask(session, questions[0], user="a")
+    second_question, _ = ask(session, questions[1], user="b")
+    second = regenerate(session, second_question, RESET)
+    thumbs(session, first, first_vote, rater="a"), thumbs(session, second, second_vote, rater="b")
+    return first, second
+
+
+def test_paraphrased_questions_rated_apart_pair_up_by_meaning(session, sentence_embedder):
+    rude, reset = paraphrases_rated(session, -1, 1)
+    assert pairs(session) == []  # by normalized text these are two questions
+
+    [pair] = pairs(session, embed=sentence_embedder.embed)
+    assert (pair.strategy, pair.chosen, pair.rejected) == (PairStrategy.same_prompt, RESET, RUDE)
+    assert (pair.chosen_message_id, pair.rejected_message_id) == (reset.id, rude.id)
+    assert pair.prompt == [{"role": "user", "content": PASSWORD}]
+    assert len(pair.feedback_ids) == 2
+
+
+def test_by_meaning_ties_all_bad_and_other_questions_make_no_pair(session, sentence_embedder):
+    paraphrases_rated(session, 1, 1)
+    paraphrases_rated(
+        session, -1, -1, ("When will my refund arrive?", "How long until I get my refund?")
+    )
+    paraphrases_rated(session, -1, 1, ("Can I cancel my order?", "How do I wash a down jacket?"))
+    assert pairs(session, embed=sentence_embedder.embed) == []
+
+
+def about_passwords(texts):
+    """A tiny stand-in embedding: two directions, passwords and everything else."""
+    return [[1.0, 0.0] if "password" in text.lower() else [0.0, 1.0] for text in texts]
+
+
+def test_by_meaning_the_latest_vote_of_each_rater_still_counts(session):
+    _, reset = paraphrases_rated(session, -1, -1)
+    thumbs(session, reset, 1, rater="b")  # b changed their mind
+    [pair] = pairs(session, embed=about_passwords)
+    assert pair.chosen == RESET
+    thumbs(session, reset, -1, rater="b")  # and back: both are bad
+    assert pairs(session, embed=about_passwords) == []
+
+
+def candidate(prompt, chosen, rejected, weight=1.0, strategy=PairStrategy.same_prompt):
+    return PairCandidate(
+        strategy=strategy,
+        context_id=uuid.uuid4(),
+        chosen=chosen,
+        rejected=rejected,
+        weight=weight,
+        chosen_message_id=None,
+        rejected_message_id=uuid.uuid4(),
+        prompt=[{"role": "user", "content": prompt}],
+    )
+
+
+def test_near_duplicate_pairs_collapse_to_the_strongest(sentence_embedder):
+    question, thirty = "How long can I return items?", "You can return any item within 30 days."
+    strong = candidate(question, thirty, RUDE)
+    reworded = candidate(
+        "For how long can I return items?",
+        "You can return items within 30 days.",
+        "Read the policy yourself, idiot.",
+        weight=0.5,
+    )
+    assert len(deduplicate([reworded, strong])) == 2  # not equal after normalization
+    other_fact = candidate(question, "You can return any item within 7 days.", RUDE, 0.5)
+    other_rejected = candidate(question, thirty, "Returns depend on the situation.", 0.5)
+    pairs = [reworded, strong, other_fact, other_rejected]
+    kept = deduplicate(pairs, embed=sentence_embedder.embed)  # policy default: 0.95
+    assert kept == [strong, other_fact, other_rejected]
+
+    texts = (reworded.prompt[0]["content"], reworded.chosen, reworded.rejected)
+    correction = candidate(*texts, weight=0.1, strategy=PairStrategy.correction)
+    kept = deduplicate([strong, correction], embed=sentence_embedder.embed)
+    assert kept == [correction]  # a person wrote it: it stays, as in exact deduplication

