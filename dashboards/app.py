@@ -7,9 +7,11 @@ import streamlit as st
 from dashboards.auth import logged_in_operator
 from dashboards.pages import conversations, review, runs, trends, trust
 from feedback import Store
+from feedback.similarity import Embed
 
 
-def run_dashboard(store: Store, *, password_hash: str | None) -> None:
+def run_dashboard(store: Store, *, password_hash: str | None, embed: Embed | None = None) -> None:
+    """The app; `embed` (texts -> unit vectors) adds similar conversations to the review queue."""
     operator = logged_in_operator(password_hash)
     if operator is None:
         return
@@ -18,7 +20,11 @@ def run_dashboard(store: Store, *, password_hash: str | None) -> None:
         st.Page(
             partial(trends.render, store), title="Quality trends", url_path="trends", default=True
         ),
-        st.Page(partial(review.render, store, operator), title="Review queue", url_path="review"),
+        st.Page(
+            partial(review.render, store, operator, embed),
+            title="Review queue",
+            url_path="review",
+        ),
         st.Page(
             partial(conversations.render, store), title="Conversations", url_path="conversations"
         ),

@@ -3,11 +3,14 @@
 import streamlit as st
 
 from dashboards.queries import feedback_on, review_queue
+from dashboards.similar import similar_conversations
 from feedback import Store, record_review
 from feedback.models import FeedbackKind, Message
+from feedback.similarity import Embed
 
 
-def render(store: Store, operator: str) -> None:
+def render(store: Store, operator: str, embed: Embed | None = None) -> None:
+    """`embed` (texts -> unit vectors) lets each item show conversations similar in meaning."""
     st.title("Review queue")
     st.caption(
         "Answers not yet reviewed: flagged by users first, then those the serving guard "
@@ -21,6 +24,17 @@ def render(store: Store, operator: str) -> None:
         for answer in queue:
             question = session.get(Message, answer.parent_id) if answer.parent_id else None
             _review_card(store, operator, answer, question, feedback_on(session, answer.id))
+            if embed is not None and question is not None:
+                _similar(session, question, embed)
+
+
+def _similar(session, question: Message, embed: Embed) -> None:
+    if st.toggle("Similar conversations", key=f"similar-{question.id}"):
+        found = similar_conversations(session, question_id=question.id, embed=embed)
+        if found.empty:
+            st.caption("No other conversation asks anything close to this.")
+        else:
+            st.dataframe(found, hide_index=True, width="stretch")
 
 
 def _review_card(store: Store, operator: str, answer: Message, question, events) -> None:

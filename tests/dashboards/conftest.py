@@ -24,6 +24,7 @@ PAGE = """
 from feedback import Store, make_engine
 from dashboards.pages import {module}
 store = Store(make_engine({url!r}), pseudonym_key={key!r})
+{setup}
 {module}.render(store{extra})
 """
 
@@ -93,11 +94,14 @@ def seeded_store(sqlite_url):
     store.dispose()
 
 
-def page(store: Store, module: str, extra: str = "") -> AppTest:
+def page(store: Store, module: str, extra: str = "", setup: str = "") -> AppTest:
+    """Run page `module` headless; `extra` is appended to its render arguments, after lines of
+    `setup` code."""
     script = PAGE.format(
         module=module,
         url=store.engine.url.render_as_string(hide_password=False),
         key=PSEUDONYM_KEY,
         extra=extra,
+        setup=setup,
     )
     return AppTest.from_string(script, default_timeout=60).run()

@@ -108,6 +108,29 @@ def test_the_review_queue_shows_what_the_guard_withheld_with_its_flags(seeded_st
     assert not any(m.value.startswith("🛡️") for m in app.markdown)
 
 
+def test_a_review_item_shows_conversations_similar_in_meaning(seeded_store):
+    app = page(
+        seeded_store,
+        "review",
+        ", 'Ada', embed=load_embedder().embed",
+        setup="from trainer.embeddings import load_embedder",
+    )
+    assert not app.exception
+    assert not app.dataframe  # nothing is looked up until asked
+    toggle = app.toggle[0]
+    question = app.markdown[0].value.split("**Question:** ")[1]
+    toggle.set_value(True).run()
+    [similar] = [frame.value for frame in app.dataframe]
+    assert 1 <= len(similar) <= 5
+    # The same question was asked once more, in another conversation (the other day): it
+    # comes first; the reviewed conversation itself is not listed.
+    assert list(similar["question"]).count(question) == 1
+    assert similar["question"][0] == question and similar["similarity"][0] == 1.0
+    assert similar["conversation"].is_unique
+    assert all(text.startswith("Where is order") for text in similar["question"])
+    assert list(similar["similarity"]) == sorted(similar["similarity"], reverse=True)
+
+
 def test_conversations_can_be_searched_and_read_with_ratings(seeded_store):
     app = page(seeded_store, "conversations")
     app.text_input(key="conversation_search").input("order 2").run()

@@ -18,7 +18,8 @@ Unsafe = Annotated[
     bool,
     typer.Option(
         "--unsafe-no-gates",
-        help="Switch off every data and model gate, to see what they prevent. Never in production.",
+        help="Switch off every data and model gate, and the demo's serving guard, to see what "
+        "they prevent. Never in production.",
     ),
 ]
 
@@ -31,12 +32,14 @@ def demo(
     trolls: Trolls = 0.0,
     unsafe_no_gates: Unsafe = False,
 ) -> None:
-    """The main job on embedded defaults: demo model, bot, simulated users, nightly retraining."""
+    """The main job on embedded defaults: demo model, bot, simulated users, nightly retraining.
+    The serving guard is on, unless --unsafe-no-gates."""
     from bot.server import BackgroundServer
     from feedback import active_model_version
     from tuneloop.serving import build_bot
 
     settings = load_settings()
+    settings.bot.guard = not unsafe_no_gates
     store = open_store(settings)
     upgrade(store.engine)
     with store.session() as session:
@@ -93,7 +96,9 @@ def _run_loop(settings, store, url, population, *, days, unsafe, swap=None) -> N
     from tuneloop.training import nightly_plan
 
     if unsafe:
-        error_console.print("[bold red]UNSAFE: every gate is switched off for this run.[/]")
+        error_console.print(
+            "[bold red]UNSAFE: every gate (and the demo's serving guard) is off for this run.[/]"
+        )
     plan = nightly_plan(settings)
     keys = settings.bot.api_keys
     table = Table(
