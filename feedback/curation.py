@@ -17,10 +17,10 @@ from feedback.pairs import (
     PairPolicy,
     attach_provenance,
     correction_pairs,
-    group_prompts,
     rated_pairs,
 )
 from feedback.pii import scrub_pii
+from feedback.prompt_groups import group_prompts
 from feedback.similarity import Embed, embed_texts, group_by_similarity
 
 

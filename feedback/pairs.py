@@ -25,7 +25,6 @@ from feedback.models import (
     PairStrategy,
     ReviewAction,
 )
-from feedback.similarity import Embed, embed_texts, group_by_similarity
 
 RATING_KINDS = (FeedbackKind.thumbs, FeedbackKind.stars, FeedbackKind.regenerate)
 
@@ -119,7 +118,7 @@ def scored_answers(
 
     Answers share a context when they reply to the same user message (regenerations) or, for
     a conversation's first question, to the same normalized question (same prompt elsewhere),
-    or to one that `prompt_groups` (see `group_prompts`) puts in the same group.
+    or to one that `prompt_groups` (see `feedback.prompt_groups`) puts in the same group.
     """
     votes = latest_votes()
     weight = sa.literal(1.0)
@@ -155,53 +154,6 @@ def scored_answers(
     if prompt_groups is not None:
         query = query.outerjoin(prompt_groups, prompt_groups.c.prompt_key == prompt.prompt_key)
     return query.group_by(weighted.c.message_id, Message.parent_id, context).subquery("scored")
-
-
-def group_prompts(session: Session, *, embed: Embed, threshold: float) -> sa.Table:
-    """First questions with rated answers, grouped by meaning: a temporary table that maps a
-    prompt key to its group's key (only keys that join another's group have a row).
-
-    Each normalized question is embedded once. The most answered question of a group leads
-    it (ties: the smaller key), so the groups do not depend on the order rows come back in.
-    """
-    questions = sorted(_rated_first_questions(session), key=lambda q: (-q.answers, q.prompt_key))
-    leaders = group_by_similarity(embed_texts(embed, [q.text for q in questions]), threshold)
-    table = sa.Table(
-        "tmp_prompt_group",
-        sa.MetaData(),
-        sa.Column("prompt_key", sa.String(32), primary_key=True),
-        sa.Column("group_key", sa.String(32), nullable=False),
-        prefixes=["TEMPORARY"],
-    )
-    connection = session.connection()
-    table.drop(connection, checkfirst=True)
-    table.create(connection)
-    members = [
-        {"prompt_key": row.prompt_key, "group_key": questions[leader].prompt_key}
-        for index, (row, leader) in enumerate(zip(questions, leaders, strict=True))
-        if leader != index
-    ]
-    if members:
-        connection.execute(table.insert(), members)
-    return table
-
-
-def _rated_first_questions(session: Session) -> list[sa.Row]:
-    """Each normalized first question with rated answers: key, one wording, answers rated."""
-    answer, prompt = sa.orm.aliased(Message), sa.orm.aliased(Message)
-    votes = latest_votes()
-    return session.execute(
-        sa.select(
-            prompt.prompt_key,
-            sa.func.min(prompt.content).label("text"),
-            sa.func.count(sa.distinct(answer.id)).label("answers"),
-        )
-        .select_from(votes)
-        .join(answer, answer.id == votes.c.message_id)
-        .join(prompt, prompt.id == answer.parent_id)
-        .where(prompt.parent_id.is_(None), prompt.prompt_key.is_not(None))
-        .group_by(prompt.prompt_key)
-    ).all()
 
 
 def rated_pairs(

@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from feedback.models import Message
 from feedback.pairs import latest_votes
+from feedback.temp_tables import temporary_table
 
 MIN_WEIGHT = 0.05
 
@@ -98,19 +99,12 @@ def rater_trust(
 
 def weights_table(session: Session, trust: dict[str, RaterTrust]) -> sa.Table:
     """The weights as a temporary table, so that pair building can join them in SQL."""
-    table = sa.Table(
+    return temporary_table(
+        session,
         "tmp_rater_weight",
-        sa.MetaData(),
-        sa.Column("user_pseudonym", sa.String(64), primary_key=True),
-        sa.Column("weight", sa.Float, nullable=False),
-        prefixes=["TEMPORARY"],
+        [
+            sa.Column("user_pseudonym", sa.String(64), primary_key=True),
+            sa.Column("weight", sa.Float, nullable=False),
+        ],
+        [{"user_pseudonym": r.user_pseudonym, "weight": r.weight} for r in trust.values()],
     )
-    connection = session.connection()
-    table.drop(connection, checkfirst=True)
-    table.create(connection)
-    if trust:
-        connection.execute(
-            table.insert(),
-            [{"user_pseudonym": r.user_pseudonym, "weight": r.weight} for r in trust.values()],
-        )
-    return table
