@@ -31,15 +31,22 @@ def demo(
     questions: Questions = 4,
     trolls: Trolls = 0.0,
     unsafe_no_gates: Unsafe = False,
+    guard: Annotated[
+        bool,
+        typer.Option(
+            help="Serve with the guard (flagged answers regenerated or replaced). --no-guard "
+            "shows the model's own answers: how the gates alone fare against trolls."
+        ),
+    ] = True,
 ) -> None:
     """The main job on embedded defaults: demo model, bot, simulated users, nightly retraining.
-    The serving guard is on, unless --unsafe-no-gates."""
+    The serving guard is on, unless --no-guard or --unsafe-no-gates."""
     from bot.server import BackgroundServer
     from feedback import active_model_version
     from tuneloop.serving import build_bot
 
     settings = load_settings()
-    settings.bot.guard = not unsafe_no_gates
+    settings.bot.guard = guard and not unsafe_no_gates
     store = open_store(settings)
     upgrade(store.engine)
     with store.session() as session:
