@@ -3,7 +3,6 @@
 Metrics are `evaluate` modules shipped in trainer/metrics and loaded by path.
 """
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ import yaml
 from tqdm.auto import tqdm
 
 from bot.engine import Engine, Sampling
+from feedback.snapshots import load_rows
 from trainer.corpus import Topic
 from trainer.identity import default_lexicon
 from trainer.metrics import load_metric
@@ -67,8 +67,19 @@ def measure_model(
         "perplexity": load_metric("perplexity_from_nll").compute(
             nll=[-logprob for logprob, _ in references], tokens=[count for _, count in references]
         ),
-        "degeneration": load_metric("distinct_n").compute(predictions=domain),
+        "degeneration": load_metric("distinct_n").compute(
+            predictions=one_answer_per_question(prompts.domain, domain)
+        ),
     }
+
+
+def one_answer_per_question(domain: list[tuple[str, str]], answers: list[str]) -> list[str]:
+    """The answers, each one once per reference answer: two phrasings of one question answered
+    alike is learning, not collapse; the same answer to different questions is collapse."""
+    kept = dict.fromkeys(
+        (reference, answer) for (_, reference), answer in zip(domain, answers, strict=True)
+    )
+    return [answer for _, answer in kept]
 
 
 def preference_accuracy(
@@ -76,7 +87,7 @@ def preference_accuracy(
 ) -> dict[str, float] | None:
     """How often the candidate's implicit reward (against the reference) prefers the chosen
     answer of a held-out pair; None without held-out pairs."""
-    rows = [json.loads(line) for line in heldout.read_text().splitlines() if line.strip()]
+    rows = load_rows(heldout)
     if not rows:
         return None
     logps = {key: [] for key in ("chosen", "rejected", "ref_chosen", "ref_rejected")}

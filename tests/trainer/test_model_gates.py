@@ -2,6 +2,7 @@
 
 import pytest
 
+from trainer.evaluation import one_answer_per_question
 from trainer.model_gates import ALL_PASSED, ModelGateLimits, judge
 
 ACTIVE = {
@@ -49,3 +50,13 @@ def test_preference_accuracy_below_the_floor_fails_and_none_is_reported_not_fail
     assert decided_by.startswith("failed: preference accuracy")
     results, decided_by = judge(candidate(), ACTIVE, None, ModelGateLimits())
     assert decided_by == ALL_PASSED and "no held-out pairs" in results[0].rule
+
+
+def test_diversity_counts_an_answer_once_per_question_but_every_time_across_questions():
+    domain = [("How long to return?", "30 days"), ("Until when can I return?", "30 days")]
+    domain.append(("When is the shop open?", "10 to 18"))
+    # Two phrasings of one question answered alike: learning. The same answer to another
+    # question: collapse, still counted.
+    answers = ["Within 30 days.", "Within 30 days.", "Within 30 days."]
+    assert one_answer_per_question(domain, answers) == ["Within 30 days.", "Within 30 days."]
+    assert one_answer_per_question(domain, ["a", "b", "c"]) == ["a", "b", "c"]
