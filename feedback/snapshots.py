@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from feedback.columns import new_id
 from feedback.models import DatasetSnapshot, GateVerdict, Message, PreferencePair
@@ -17,6 +17,17 @@ from feedback.pairs import PairCandidate, conversation_threads, scored_answers
 def last_cutoff(session: Session) -> datetime | None:
     """Feedback up to here is in an earlier snapshot; the next one starts after it."""
     return session.exec(sa.select(sa.func.max(DatasetSnapshot.feedback_until))).one()[0]
+
+
+def latest_snapshot(session: Session) -> DatasetSnapshot | None:
+    """The newest dataset snapshot, if any."""
+    query = select(DatasetSnapshot).order_by(col(DatasetSnapshot.created_at).desc())
+    return session.exec(query).first()
+
+
+def load_rows(path: Path) -> list[dict]:
+    """The rows of a snapshot file (or a split of one)."""
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def save_pairs(session: Session, pairs: list[PairCandidate]) -> list[PreferencePair]:
