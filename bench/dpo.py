@@ -18,22 +18,12 @@ SYSTEM = "You are the support assistant of Northwind Outfitters."
 
 
 def write_pairs(path: Path, count: int) -> None:
-    from trainer.corpus import load_topics
+    from trainer.corpus import corpus_pairs, load_topics
 
-    rows = []
-    topics = load_topics()
-    while len(rows) < count:
-        for topic in topics:
-            for question in topic.questions:
-                for weak in ("vague", "wrong", "rude"):
-                    rows.append(
-                        {
-                            "prompt": [{"role": "user", "content": question}],
-                            "chosen": [{"role": "assistant", "content": topic.reference}],
-                            "rejected": [{"role": "assistant", "content": topic.answers[weak]}],
-                        }
-                    )
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows[:count]))
+    pairs = corpus_pairs(load_topics())
+    rows = [pairs[index % len(pairs)] for index in range(count)]
+    columns = ("prompt", "chosen", "rejected")
+    path.write_text("".join(json.dumps({c: row[c] for c in columns}) + "\n" for row in rows))
 
 
 def run_ours(model: str, pairs: Path, output: Path) -> float:

@@ -55,10 +55,13 @@ def create_app(
     defaults: Sampling,
     api_keys: list[str] | None = None,
     guard: Guard | None = None,
+    on_signal: Callable[[], None] | None = None,
 ) -> FastAPI:
     """The bot's API. Without a `logger`, turns are not logged (benchmarks compare the two).
 
     With a `guard`, answers are checked before they reach the user (see `bot.guard`).
+    `on_signal` is called on every thumbs rating and every answer the guard withheld (the
+    composition root checks the canary after every few).
     """
     app = FastAPI(title="tuneloop bot", summary="An OpenAI-compatible chat API that learns.")
     metrics = BotMetrics()
@@ -116,6 +119,8 @@ def create_app(
                 return
             if report.outcome != Outcome.clean:
                 metrics.guard_outcomes.labels(outcome=report.outcome.value).inc()
+            if report.withheld and on_signal is not None:
+                on_signal()
             for withheld in report.withheld:
                 withheld.generation.add_done_callback(partial(finish_withheld, withheld))
 
@@ -150,8 +155,7 @@ def create_app(
 
     @app.post("/v1/chat/completions", dependencies=guarded)
     async def chat_completions(request: ChatCompletionRequest) -> Response:
-        engine = slot.engine  # this request's model to the end, even if a swap happens meanwhile
-        conversation_id = request.conversation_id
+        conversation_id, follows = request.conversation_id, None
         if conversation_id is None:
             conversation_id = new_id()
             if logger is not None:
@@ -159,7 +163,9 @@ def create_app(
                     conversation_id, user_id=request.user or ANONYMOUS, client="api"
                 )
         else:
-            await run_in_threadpool(_check_follow_up, store, logger, request)
+            follows = await run_in_threadpool(_check_follow_up, store, logger, request)
+        # This request's model to the end, even if a swap or a rollback happens meanwhile.
+        engine = slot.route(key=request.user or str(conversation_id), version_id=follows)
         history = [message.model_dump() for message in request.messages]
         return await respond(
             engine,
@@ -174,8 +180,11 @@ def create_app(
     @app.post("/v1/chat/regenerate", dependencies=guarded)
     async def regenerate(request: RegenerateRequest) -> Response:
         """A new answer to the same context as `message_id`, logged as its sibling."""
-        engine = slot.engine
         thread = await run_in_threadpool(_answer_thread, store, logger, request.message_id)
+        engine = slot.route(
+            key=request.user or str(thread[-1].conversation_id),
+            version_id=thread[-1].model_version_id,
+        )
         await run_in_threadpool(
             _record,
             store,
@@ -209,6 +218,8 @@ def create_app(
             idempotency_key=request.idempotency_key,
         )
         metrics.feedback.labels(kind=request.kind.value).inc()
+        if request.kind == FeedbackKind.thumbs and on_signal is not None:
+            on_signal()
         return FeedbackResponse(
             id=event.id,
             message_id=event.message_id,
@@ -223,8 +234,14 @@ def create_app(
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
-        engine = slot.engine
-        return {"status": "ok", "model": engine.name, "model_version_id": engine.version_id}
+        engine, canary = slot.engine, slot.canary
+        return {
+            "status": "ok",
+            "model": engine.name,
+            "model_version_id": engine.version_id,
+            "canary": canary.name if canary else None,
+            "canary_version_id": canary.version_id if canary else None,
+        }
 
     @app.get("/metrics")
     async def prometheus_metrics() -> Response:
@@ -376,13 +393,17 @@ def _run(
     return Run(decoded(), work, stop)
 
 
-def _check_follow_up(store: Store, logger: TurnLogger | None, request: ChatCompletionRequest):
+def _check_follow_up(
+    store: Store, logger: TurnLogger | None, request: ChatCompletionRequest
+) -> int | None:
+    """Fail as logging would; return the model version that wrote the answer followed."""
     if logger is not None:
         logger.flush()  # the turn this one follows may still be in the queue
     with store.session() as session:
-        check_follow_up(
+        parent = check_follow_up(
             session, conversation_id=request.conversation_id, parent_id=request.parent_id
         )
+    return parent.model_version_id if parent is not None else None
 
 
 def _answer_thread(store: Store, logger: TurnLogger | None, message_id: uuid.UUID) -> list[Message]:

@@ -1,7 +1,9 @@
 """The generation core: load a causal LM (directory or hub id, optional LoRA adapter) and answer."""
 
+import itertools
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -62,8 +64,30 @@ class _StopWhenSet(StoppingCriteria):
         return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool)
 
 
+class _SharedBase:
+    """What engines on one PEFT model share: the lock they take turns on, and the adapters of
+    engines gone (no request holds them any more), deleted at the next turn."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.unused: set[str] = set()
+        self._names = itertools.count(1)
+
+    def new_name(self) -> str:
+        return f"adapter-{next(self._names)}"
+
+    def collect(self, model) -> None:
+        """Delete the unused adapters; call it holding the lock."""
+        while self.unused:
+            model.delete_adapter(self.unused.pop())
+
+
 class Engine:
-    """One loaded model. `generate` is safe to call from several threads (one runs at a time)."""
+    """One loaded model. `generate` is safe to call from several threads (one runs at a time).
+
+    An engine with a LoRA `adapter` names it; `beside` makes another engine on the same base
+    weights with a second adapter (two versions in service, one copy of the base in memory).
+    """
 
     def __init__(
         self,
@@ -74,6 +98,9 @@ class Engine:
         system_prompt: str,
         context_tokens: int,
         version_id: int | None = None,
+        base: str | None = None,
+        adapter: str | None = None,
+        shared: _SharedBase | None = None,
     ) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
@@ -81,7 +108,12 @@ class Engine:
         self.version_id = version_id
         self.system_prompt = system_prompt
         self.context_tokens = context_tokens
-        self._lock = threading.Lock()
+        self.base = base  # where the base weights came from
+        self.adapter = adapter  # the PEFT adapter's name in `model`, None without one
+        self._shared = shared or _SharedBase()  # `beside` engines share their base's
+        self._lock = self._shared.lock
+        if adapter is not None:  # once no request holds this engine, its adapter can go
+            weakref.finalize(self, self._shared.unused.add, adapter)
 
     @classmethod
     def load(
@@ -108,6 +140,29 @@ class Engine:
             system_prompt=system_prompt,
             context_tokens=context_tokens,
             version_id=version_id,
+            base=str(path),
+            adapter="default" if adapter is not None else None,  # PEFT's name for the first
+        )
+
+    def beside(self, adapter: str | Path, *, name: str, version_id: int | None = None) -> "Engine":
+        """Another engine on this engine's base weights, generating with `adapter` (a second
+        adapter loaded into the same PEFT model); the engines take turns on the model. When
+        the new engine is gone, its adapter is deleted from the model."""
+        if self.adapter is None:
+            raise ValueError(f"{self.name} has no LoRA adapter: it has no base to share")
+        adapter_name = self._shared.new_name()
+        with self._lock:
+            self.model.load_adapter(str(adapter), adapter_name=adapter_name)
+        return Engine(
+            self.model,
+            self.tokenizer,
+            name=name,
+            system_prompt=self.system_prompt,
+            context_tokens=self.context_tokens,
+            version_id=version_id,
+            base=self.base,
+            adapter=adapter_name,
+            shared=self._shared,
         )
 
     @classmethod
@@ -150,6 +205,9 @@ class Engine:
         input_ids = torch.tensor([prompt.token_ids])
         streamer = _CallbackStreamer(self.tokenizer, on_text) if on_text else None
         with self._lock, torch.inference_mode():
+            if self.adapter is not None:
+                self._shared.collect(self.model)
+                self.model.set_adapter(self.adapter)
             started = time.perf_counter()
             if sampling.seed is not None:
                 torch.manual_seed(sampling.seed)

@@ -2,13 +2,15 @@
 
 import math
 import uuid
-from datetime import date
+from datetime import date, datetime
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from feedback.models import (
+    CanaryDecision,
+    CanaryOutcome,
     Conversation,
     DailyQuality,
     FeedbackEvent,
@@ -34,7 +36,7 @@ def daily_quality(session: Session, *, start: date, end: date) -> pd.DataFrame:
     if frame.empty:
         return frame
     frame["day"] = pd.to_datetime(frame["day"])
-    frame["version"] = frame["model_version_id"].map(_version_names(session)).fillna("unknown")
+    frame["version"] = frame["model_version_id"].map(version_names(session)).fillna("unknown")
     frame["thumbs_up_rate"] = frame["ups"] / frame["thumbs"].where(frame["thumbs"] > 0)
     frame["mean_stars"] = frame["stars_sum"] / frame["stars_n"].where(frame["stars_n"] > 0)
     frame["regenerate_rate"] = frame["regenerates"] / frame["answers"]
@@ -158,5 +160,19 @@ def training_runs(session: Session, *, limit: int = 50) -> list[TrainingRun]:
     return list(session.exec(query).all())
 
 
-def _version_names(session: Session) -> dict[int, str]:
+def canary_decisions(session: Session, *, limit: int = 500) -> list[CanaryDecision]:
+    """The canary's decisions, the newest first."""
+    query = select(CanaryDecision).order_by(CanaryDecision.id.desc()).limit(limit)
+    return list(session.exec(query).all())
+
+
+def latest_rollback(session: Session, *, since: datetime) -> CanaryDecision | None:
+    """The newest automatic rollback since `since`, if any."""
+    query = select(CanaryDecision).where(
+        CanaryDecision.outcome == CanaryOutcome.rollback, CanaryDecision.created_at >= since
+    )
+    return session.exec(query.order_by(CanaryDecision.id.desc())).first()
+
+
+def version_names(session: Session) -> dict[int, str]:
     return dict(session.exec(select(ModelVersion.id, ModelVersion.name)).all())

@@ -13,10 +13,13 @@ from feedback.ratings import record_feedback, record_feedback_batch, record_revi
 from feedback.registry import (
     activate,
     active_model_version,
+    canary_model_version,
     list_versions,
     register_model_version,
     reject,
+    revert,
     rollback,
+    start_canary,
 )
 
 __all__ = [
@@ -24,6 +27,7 @@ __all__ = [
     "StoreOverview",
     "activate",
     "active_model_version",
+    "canary_model_version",
     "check_follow_up",
     "describe_store",
     "list_versions",
@@ -37,6 +41,8 @@ __all__ = [
     "record_review",
     "register_model_version",
     "reject",
+    "revert",
     "rollback",
+    "start_canary",
     "start_conversation",
 ]

@@ -109,11 +109,14 @@ def log_turns(
 
 def check_follow_up(
     session: Session, *, conversation_id: uuid.UUID, parent_id: uuid.UUID | None
-) -> None:
-    """Raise what `log_turn` would for a new prompt after `parent_id`, before answering it."""
+) -> Message | None:
+    """Raise what `log_turn` would for a new prompt after `parent_id`, before answering it;
+    return the message it follows (None for none)."""
     _require_conversations(session, {conversation_id})
     probe = TurnCreate(conversation_id=conversation_id, parent_id=parent_id, prompt="?", answer="?")
-    _prompt_message(probe, session.get(Message, parent_id) if parent_id else None)
+    parent = session.get(Message, parent_id) if parent_id else None
+    _prompt_message(probe, parent)
+    return parent
 
 
 def message_thread(session: Session, message_id: uuid.UUID) -> list[Message]:

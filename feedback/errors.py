@@ -25,6 +25,14 @@ class UnknownModelVersion(StoreError, LookupError):
     """A registry call named a model version that is not in the store."""
 
 
+class UnknownProfile(StoreError, LookupError):
+    """A training profile was asked for by a name that is not in the store."""
+
+
+class CanaryInProgress(StoreError, RuntimeError):
+    """A second canary was asked for while one is still being compared."""
+
+
 class InvalidTurn(StoreError, ValueError):
     """A logged turn does not fit its conversation (empty text, wrong parent)."""
 

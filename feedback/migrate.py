@@ -13,6 +13,30 @@ from feedback.errors import SchemaOutOfDate
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # Not Alembic's default name: other tools (Optuna) keep their own `alembic_version`.
 VERSION_TABLE = "tuneloop_alembic_version"
+# Tables other tools keep in the same database, which autogenerate must neither drop nor
+# compare: Optuna's RDB storage (`tuneloop tune` keeps its studies in the store's database).
+FOREIGN_TABLES = frozenset(
+    {
+        "alembic_version",
+        "studies",
+        "study_directions",
+        "study_system_attributes",
+        "study_user_attributes",
+        "trial_heartbeats",
+        "trial_intermediate_values",
+        "trial_params",
+        "trial_system_attributes",
+        "trial_user_attributes",
+        "trial_values",
+        "trials",
+        "version_info",
+    }
+)
+
+
+def include_name(name: str | None, type_: str, _parent_names: dict) -> bool:
+    """Alembic's filter for reflected names: everything but the foreign tables."""
+    return not (type_ == "table" and name in FOREIGN_TABLES)
 
 
 def _config(connection: sa.Connection | None = None) -> Config:

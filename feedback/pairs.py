@@ -81,6 +81,14 @@ def _excluded_events() -> sa.Select:
     )
 
 
+def vote_recency() -> sa.ColumnElement[int]:
+    """1 for a rater's latest vote on an answer, 2 for the one before, and so on."""
+    return sa.func.row_number().over(
+        partition_by=(FeedbackEvent.message_id, FeedbackEvent.user_pseudonym),
+        order_by=(FeedbackEvent.created_at.desc(), FeedbackEvent.id.desc()),
+    )
+
+
 def latest_votes() -> sa.Subquery:
     """Each rater's latest rating of each answer, from consenting conversations only."""
     ranked = (
@@ -90,12 +98,7 @@ def latest_votes() -> sa.Subquery:
             FeedbackEvent.user_pseudonym,
             FeedbackEvent.created_at,
             vote_score().label("score"),
-            sa.func.row_number()
-            .over(
-                partition_by=(FeedbackEvent.message_id, FeedbackEvent.user_pseudonym),
-                order_by=(FeedbackEvent.created_at.desc(), FeedbackEvent.id.desc()),
-            )
-            .label("recency"),
+            vote_recency().label("recency"),
         )
         .join(Message, Message.id == FeedbackEvent.message_id)
         .join(Conversation, Conversation.id == Message.conversation_id)

@@ -1,11 +1,12 @@
-"""The model registry: register versions, make one active, find the one in service."""
+"""The model registry: register versions, make one active (and one a canary), find the ones in
+service."""
 
 from typing import Any
 
 from sqlmodel import Session, select
 
 from feedback.columns import utcnow
-from feedback.errors import UnknownModelVersion
+from feedback.errors import CanaryInProgress, UnknownModelVersion
 from feedback.models import ModelStatus, ModelVersion
 
 
@@ -54,8 +55,29 @@ def active_model_version(session: Session) -> ModelVersion | None:
     ).first()
 
 
+def canary_model_version(session: Session) -> ModelVersion | None:
+    return session.exec(
+        select(ModelVersion).where(ModelVersion.status == ModelStatus.canary)
+    ).first()
+
+
+def start_canary(session: Session, version_id: int) -> ModelVersion:
+    """Serve a candidate beside the active model, on a share of new conversations."""
+    version = _get(session, version_id)
+    running = canary_model_version(session)
+    if running is not None and running.id != version.id:
+        raise CanaryInProgress(
+            f"{running.name} is the canary already: promote or reject it before {version.name}"
+        )
+    version.status = ModelStatus.canary
+    session.add(version)
+    session.commit()
+    return version
+
+
 def reject(session: Session, version_id: int) -> ModelVersion:
-    """Mark a candidate that failed its gates; it is kept for the record, never served."""
+    """Mark a candidate that failed its gates, or a canary rolled back; it is kept for the
+    record, never served."""
     version = _get(session, version_id)
     version.status = ModelStatus.rejected
     session.add(version)
@@ -73,6 +95,16 @@ def rollback(session: Session) -> ModelVersion:
     if previous is None:
         raise UnknownModelVersion("there is no earlier active version to roll back to")
     return activate(session, previous.id)
+
+
+def revert(session: Session, version_id: int, *, to: int) -> ModelVersion:
+    """Withdraw the active `version_id` for good (rejected: a later rollback never brings it
+    back) and put version `to` back in service, in one transaction."""
+    withdrawn = _get(session, version_id)
+    withdrawn.status = ModelStatus.rejected
+    session.add(withdrawn)
+    session.flush()  # not committed: `activate` commits both changes at once
+    return activate(session, to)
 
 
 def list_versions(session: Session) -> list[ModelVersion]:

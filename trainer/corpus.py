@@ -48,6 +48,24 @@ def load_topics(path: Path = SUPPORT_CORPUS) -> list[Topic]:
     ]
 
 
+def corpus_pairs(topics: list[Topic]) -> list[dict]:
+    """The corpus's own preference pairs, in TRL's conversational format: every phrasing of a
+    question with its reference answer chosen over each weaker variant. `group` is the topic,
+    so that cross-validation keeps a topic's phrasings together."""
+    return [
+        {
+            "prompt": [{"role": "user", "content": question}],
+            "chosen": [{"role": "assistant", "content": topic.reference}],
+            "rejected": [{"role": "assistant", "content": topic.answers[weak]}],
+            "group": topic.id,
+        }
+        for topic in topics
+        for question in topic.questions
+        for weak in VARIANTS
+        if weak != "good"
+    ]
+
+
 def load_general_dialogs(max_chars: int = 160) -> list[tuple[str, str]]:
     """(prompt, reply) pairs from every English file of the chatterbot-corpus package,
     those whose two lines together are at most `max_chars` long (chat, not essays)."""

@@ -3,7 +3,7 @@
 from collections import Counter
 from dataclasses import dataclass, field
 
-from feedback.models import GateVerdict, PreferencePair
+from feedback.models import GateVerdict, PairStrategy, PreferencePair
 from trainer.scorers import ToxicityScorer
 
 # A chosen answer counts as more toxic than the rejected one only by a clear margin and once it
@@ -78,3 +78,22 @@ def _drop_reason(chosen: dict, rejected: dict, limits: DataGateLimits) -> str | 
     if attack is not None and attack > limits.identity_attack:
         return f"chosen answer attacks an identity group ({attack:.2f} > {limits.identity_attack})"
     return None
+
+
+def gate_rows(
+    rows: list[dict], *, scorer: ToxicityScorer, limits: DataGateLimits
+) -> tuple[list[dict], DataGateReport]:
+    """Pairs that are not in the store (TRL rows, e.g. the demo corpus's own) through the same
+    gates as the nightly run's: the rows kept, and the report."""
+    pairs = [
+        PreferencePair(
+            strategy=PairStrategy.correction,  # a reference answer over a worse one
+            prompt=row["prompt"],
+            chosen=row["chosen"][-1]["content"],
+            rejected=row["rejected"][-1]["content"],
+        )
+        for row in rows
+    ]
+    report = gate_pairs(pairs, scorer=scorer, limits=limits)
+    kept = [row for row, pair in zip(rows, pairs, strict=True) if pair.verdict == GateVerdict.kept]
+    return kept, report

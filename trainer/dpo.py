@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,14 @@ import torch
 from accelerate import PartialState
 from datasets import Dataset, load_dataset
 from peft import LoraConfig, PeftModel
-from transformers import AutoModelForCausalLM, AutoTokenizer, EarlyStoppingCallback
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    EarlyStoppingCallback,
+    PrinterCallback,
+    ProgressCallback,
+    TrainerCallback,
+)
 from trl import DPOConfig, DPOTrainer
 
 from bot.prompt import build_prompt
@@ -30,18 +38,36 @@ class TrainingPlan:
     beta: float = 0.1
     num_train_epochs: float = 2
     sft_weight: float = 0.2
+    loss_type: str = "sigmoid"  # TRL's pairwise loss; the SFT term is added by sft_weight
     batch_size: int = 8
     eval_share: float = 0.15  # held out of training, for early stopping and the model gate
     lora_rank: int = 0  # 0: full fine-tuning (small models); > 0: a LoRA adapter of that rank
+    lora_alpha: int | None = None  # None: twice the rank
     seed: int = 0
     overrides: dict[str, Any] = field(default_factory=dict)
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """The values a training run records, and a training profile may set."""
+        return {name: getattr(self, name) for name in HYPERPARAMETERS}
+
+
+# The knobs `tuneloop tune` searches and a training profile holds.
+HYPERPARAMETERS = (
+    "learning_rate",
+    "beta",
+    "num_train_epochs",
+    "sft_weight",
+    "loss_type",
+    "lora_rank",
+    "lora_alpha",
+)
 
 
 def dpo_config(plan: TrainingPlan, output_dir: Path, *, evaluate: bool) -> DPOConfig:
     on_cpu = not torch.cuda.is_available()
-    losses = {"loss_type": ["sigmoid"], "loss_weights": [1.0]}
+    losses = {"loss_type": [plan.loss_type], "loss_weights": [1.0]}
     if plan.sft_weight > 0:  # likelihood of the chosen answer keeps DPO from drifting
-        losses = {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, plan.sft_weight]}
+        losses = {"loss_type": [plan.loss_type, "sft"], "loss_weights": [1.0, plan.sft_weight]}
     per_epoch = {"eval_strategy": "epoch", "save_strategy": "epoch"} if evaluate else {}
     options = {
         "output_dir": str(output_dir),
@@ -93,11 +119,14 @@ def train_dpo(
     system_prompt: str,
     context_tokens: int,
     base_adapter: str | None = None,
+    callbacks: Sequence[TrainerCallback] = (),
+    quiet: bool = False,
 ) -> dict[str, float]:
     """Train a candidate from `base_path` (plus `base_adapter`, when the active model is an
     adapter) and save it in `output_dir`: the whole model, or with `plan.lora_rank` only a
     LoRA adapter for `base_path`. With `eval_path`: evaluate each epoch, stop early, keep the
-    best epoch."""
+    best epoch. `callbacks` see the training (a tuning trial's pruning); `quiet` drops the
+    progress bar and log lines (a tuning study's many short runs report on their own)."""
     tokenizer = AutoTokenizer.from_pretrained(base_path)
     model, peft_config = _trainable_model(base_path, base_adapter, plan)
     served = {
@@ -116,8 +145,14 @@ def train_dpo(
         eval_dataset=held_out if evaluate else None,
         processing_class=tokenizer,
         peft_config=peft_config,
-        callbacks=[EarlyStoppingCallback(early_stopping_patience=1)] if evaluate else [],
+        callbacks=[
+            *([EarlyStoppingCallback(early_stopping_patience=1)] if evaluate else []),
+            *callbacks,
+        ],
     )
+    if quiet:
+        for printer in (ProgressCallback, PrinterCallback):
+            trainer.remove_callback(printer)
     result = trainer.train()
     trainer.save_model(str(output_dir))  # on the main process only, when there are several
     if trainer.is_world_process_zero():
@@ -145,7 +180,7 @@ def _trainable_model(base_path: str, base_adapter: str | None, plan: TrainingPla
             return model, None
         lora = LoraConfig(
             r=plan.lora_rank,
-            lora_alpha=2 * plan.lora_rank,
+            lora_alpha=plan.lora_alpha or 2 * plan.lora_rank,
             target_modules="all-linear",
             task_type="CAUSAL_LM",
         )

@@ -83,11 +83,11 @@ def one_answer_per_question(domain: list[tuple[str, str]], answers: list[str]) -
 
 
 def preference_accuracy(
-    candidate: Engine, reference: Engine, heldout: Path, *, beta: float
+    candidate: Engine, reference: Engine, heldout: Path | None, *, beta: float
 ) -> dict[str, float] | None:
     """How often the candidate's implicit reward (against the reference) prefers the chosen
     answer of a held-out pair; None without held-out pairs."""
-    rows = load_rows(heldout)
+    rows = load_rows(heldout) if heldout is not None else []
     if not rows:
         return None
     logps = {key: [] for key in ("chosen", "rejected", "ref_chosen", "ref_rejected")}

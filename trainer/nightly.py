@@ -1,7 +1,7 @@
 """The nightly recipe: a short list of named steps, each recorded in the training-run row.
 
-trust -> pairs -> data gates -> snapshot -> train -> evaluate -> decide. A crash anywhere
-leaves the active model and every logged row as they were; the run says where it stopped.
+(canary ->) trust -> pairs -> data gates -> snapshot -> train -> evaluate -> decide. A crash
+anywhere leaves the active model and every logged row as they were; the run says where it stopped.
 """
 
 import json
@@ -12,21 +12,32 @@ import traceback
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Literal
 
 from sqlmodel import Session, select
 
 from bot.engine import Engine, Sampling
-from feedback import Store, activate, active_model_version, register_model_version, reject
+from feedback import (
+    Store,
+    activate,
+    active_model_version,
+    canary_model_version,
+    register_model_version,
+    reject,
+)
 from feedback.columns import utcnow
 from feedback.curation import build_pairs
-from feedback.models import ModelVersion, RunStatus, TrainingRun
+from feedback.models import CanaryOutcome, ModelVersion, RunStatus, TrainingRun
 from feedback.pairs import PairPolicy
+from feedback.profiles import find_profile
 from feedback.rollups import rebuild_daily_quality, save_rater_trust
 from feedback.similarity import Embed
 from feedback.snapshots import last_cutoff, save_pairs, write_snapshot
 from feedback.trust import rater_trust, weights_table
+from trainer.canary import CanaryPlan, launch
+from trainer.canary import check as check_canary
 from trainer.corpus import Topic
 from trainer.data_gates import DataGateLimits, gate_pairs
 from trainer.dpo import TrainingPlan, launch_dpo
@@ -48,6 +59,9 @@ class NightlyPlan:
     score_sentiment: Callable[[Sequence[str]], list[float]]
     topics: list[Topic]
     training: TrainingPlan = field(default_factory=TrainingPlan)
+    # "tuned": a training profile's values (`tuneloop tune`) replace those of `training`.
+    hyperparameters: Literal["default", "tuned"] = "default"
+    profile: str | None = None  # the profile's name; None: the newest
     pair_policy: PairPolicy = field(default_factory=PairPolicy)  # incl. similarity thresholds
     # Sentence embeddings (texts -> unit vectors): questions and pairs compared by meaning.
     # None: by normalized text only.
@@ -63,6 +77,16 @@ class NightlyPlan:
     keep_pii: Collection[str] = ()
     launcher: Sequence[str] = ()  # e.g. ("accelerate", "launch"); empty: train in this process
     gates: bool = True  # False only to show what the gates prevent (demo --unsafe-no-gates)
+    # A candidate that passes the model gates serves as a canary first (trainer/canary.py), and
+    # each run starts by checking the canary; None: promoted at once, unwatched.
+    canary: CanaryPlan | None = None
+    # Demo --inject-bad-candidate only: train on the pairs with chosen and rejected swapped and
+    # let the model gates pass the result, so that the canary has a bad model to catch.
+    sabotage: bool = False
+
+
+# The demo's bad candidate learns this much faster, and this many times longer, than a real one.
+SABOTAGE_BOOST = 10
 
 
 class RunSkipped(Exception):  # a normal end of a run, not an error
@@ -73,11 +97,14 @@ def run_nightly(store: Store, plan: NightlyPlan, *, trigger: str = "manual") -> 
     """Run every step once; the returned row tells what happened and why."""
     with store.session() as session:
         fail_abandoned_runs(session)
-        base = active_model_version(session)
-        run = TrainingRun(trigger=trigger, base_version_id=base.id if base else None)
+        run = TrainingRun(trigger=trigger)
         session.add(run)
         session.commit()
         try:
+            if plan.canary is not None:
+                _settle_canary(session, run, plan.canary, wait=not plan.sabotage)
+            base = active_model_version(session)
+            run.base_version_id = base.id if base else None
             if base is None:
                 raise RunSkipped("no active model to improve: run `tuneloop bootstrap`")
             _steps(session, run, base, plan)
@@ -143,7 +170,20 @@ def _steps(session: Session, run: TrainingRun, base: ModelVersion, plan: Nightly
             f"only {snapshot.pair_count} pairs, fewer than {plan.min_pairs}: no training"
         )
     with step(session, run, "train") as detail:
-        train_path, heldout_path = split_snapshot(Path(snapshot.path), plan.training)
+        training = _training(session, run, plan)
+        detail["profile"] = run.profile or "settings"
+        train_path, heldout_path = split_snapshot(Path(snapshot.path), training)
+        if plan.sabotage:  # the preferences turned around, learned hard: worse on purpose
+            # Held-out pairs too, so that early stopping and the held-out gate see nothing wrong.
+            detail["sabotage"] = sum(
+                swap_preferences(path) for path in (train_path, heldout_path) if path
+            )
+            training = replace(
+                training,
+                learning_rate=training.learning_rate * SABOTAGE_BOOST,
+                num_train_epochs=training.num_train_epochs * SABOTAGE_BOOST,
+            )
+            run.hyperparameters = training.hyperparameters()
         name = f"dpo-{run.id:04d}"
         output = plan.models_dir / name
         metrics = launch_dpo(
@@ -153,11 +193,11 @@ def _steps(session: Session, run: TrainingRun, base: ModelVersion, plan: Nightly
             train_path=train_path,
             eval_path=heldout_path,
             output_dir=output,
-            plan=plan.training,
+            plan=training,
             system_prompt=plan.system_prompt,
             context_tokens=plan.context_tokens,
         )
-        adapter = plan.training.lora_rank > 0
+        adapter = training.lora_rank > 0
         candidate = register_model_version(
             session,
             name=name,
@@ -189,7 +229,7 @@ def _steps(session: Session, run: TrainingRun, base: ModelVersion, plan: Nightly
             for label, engine in engines.items()
         }
         preference = preference_accuracy(
-            engines["candidate"], engines["active"], heldout_path, beta=plan.training.beta
+            engines["candidate"], engines["active"], heldout_path, beta=training.beta
         )
         run.eval_report = {**measured, "preference": preference}
         detail["preference_accuracy"] = preference and preference["accuracy"]
@@ -197,9 +237,11 @@ def _steps(session: Session, run: TrainingRun, base: ModelVersion, plan: Nightly
         results, decided_by = judge(
             measured["candidate"], measured["active"], preference, plan.model_limits
         )
-        promote = decided_by == ALL_PASSED or not plan.gates
+        promote = decided_by == ALL_PASSED or not plan.gates or plan.sabotage
         if not plan.gates:
             decided_by = "promoted unchecked: the gates were switched off"
+        elif plan.sabotage:
+            decided_by = f"let through on purpose (demo --inject-bad-candidate; {decided_by})"
         run.gate_report = run.gate_report | {"model_gates": report(results)}
         candidate.metrics = candidate.metrics | {"evaluation": measured["candidate"]}
         write_model_card(
@@ -208,14 +250,54 @@ def _steps(session: Session, run: TrainingRun, base: ModelVersion, plan: Nightly
             summary=f"DPO from {base.name} on dataset snapshot {snapshot.id}. {decided_by}.",
             details={"parent": base.name, "snapshot": str(snapshot.id), **candidate.metrics},
         )
-        if promote:
+        if not promote:
+            reject(session, candidate.id)
+            status = RunStatus.rejected
+        elif plan.canary is None:
             activate(session, candidate.id)
             status = RunStatus.promoted
         else:
-            reject(session, candidate.id)
-            status = RunStatus.rejected
+            launched = launch(session, candidate, plan=plan.canary, trigger="nightly")
+            started = launched.outcome == CanaryOutcome.start
+            status = RunStatus.canary if started else RunStatus.promoted
         detail["decided_by"] = decided_by
     _finish(session, run, status, decision=decided_by)
+
+
+def _training(session: Session, run: TrainingRun, plan: NightlyPlan) -> TrainingPlan:
+    """The plan's own hyperparameters or, when tuned, a training profile's; the run records
+    which and their values. Tuned without any profile yet: the plan's own, with a warning."""
+    training, run.profile = plan.training, None
+    if plan.hyperparameters == "tuned":
+        profile = find_profile(session, plan.profile)
+        if profile is None:
+            log.warning("hyperparameters = tuned, but no training profile yet: the defaults")
+        else:
+            training, run.profile = replace(training, **profile.values), profile.name
+    run.hyperparameters = training.hyperparameters()
+    return training
+
+
+def _settle_canary(session: Session, run: TrainingRun, plan: CanaryPlan, *, wait: bool) -> None:
+    """Check the canary (or the promoted version under watch) first; while a canary is still
+    being compared, the night trains nothing: one change in service at a time. (Without
+    `wait`, the demo's injected candidate goes out all the same and supersedes it.)"""
+    with step(session, run, "canary") as detail:
+        decision = check_canary(session, plan, trigger="nightly")
+        if decision is not None:
+            detail |= {"outcome": decision.outcome.value, "reason": decision.reason}
+    canary = canary_model_version(session)
+    if canary is not None and wait:
+        why = decision.reason if decision else "there is no active model to compare it with"
+        raise RunSkipped(f"canary {canary.name} is still being compared: {why}")
+
+
+def swap_preferences(path: Path) -> int:
+    """Swap chosen and rejected in every pair of a JSONL file (the demo's bad candidate)."""
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    swapped = [row | {"chosen": row["rejected"], "rejected": row["chosen"]} for row in rows]
+    path.write_text("".join(json.dumps(row) + "\n" for row in swapped))
+    return len(swapped)
 
 
 @contextmanager

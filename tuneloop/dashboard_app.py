@@ -20,4 +20,10 @@ def _wiring() -> tuple[Store, Settings, Embed | None]:
 
 store, settings, embed = _wiring()
 secret = settings.dashboards.operator_password_hash
-run_dashboard(store, password_hash=secret.get_secret_value() if secret else None, embed=embed)
+run_dashboard(
+    store,
+    password_hash=secret.get_secret_value() if secret else None,
+    embed=embed,
+    hyperparameters=settings.trainer.hyperparameters,
+    profile=settings.trainer.profile,
+)

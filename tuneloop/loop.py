@@ -2,14 +2,17 @@
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 
 import httpx
+from sqlmodel import select
 
 from bot.client import BotClient
-from feedback import Store, active_model_version
-from feedback.models import TrainingRun
+from feedback import Store, active_model_version, canary_model_version
+from feedback.columns import utcnow
+from feedback.models import CanaryDecision, TrainingRun
 from trainer.corpus import Topic
 from trainer.nightly import NightlyPlan, run_nightly
 from tuneloop.simulation import DayResult, Population, simulate_day
@@ -19,6 +22,8 @@ from tuneloop.simulation import DayResult, Population, simulate_day
 class LoopDay:
     result: DayResult
     run: TrainingRun
+    # The canary's decisions during the day and its night, oldest first.
+    canary: list[CanaryDecision] = field(default_factory=list)
 
 
 def run_days(
@@ -31,22 +36,33 @@ def run_days(
     topics: list[Topic],
     api_key: str | None = None,
     swap: Callable[[], object] | None = None,
+    bad_night: int | None = None,
 ) -> Iterator[LoopDay]:
     """Each day: the users talk to the bot at `bot_url`, then the nightly job runs; a
-    promotion reaches the bot (through `swap`, or its own hot-swap) before the next day."""
+    promotion or a new canary reaches the bot (through `swap`, or its own hot-swap) before the
+    next day. From `bad_night` on, the first night that trains makes a deliberately worse
+    candidate and lets it through its model gates, for the canary to catch (demo
+    --inject-bad-candidate; a night with a canary still under comparison trains nothing)."""
+    injected = False
     for day in range(1, days + 1):
+        started = utcnow()
+        serving = _serving(bot_url)
+        canary = f" + canary {serving['canary']}" if serving["canary"] else ""
         result = simulate_day(
             lambda user: BotClient(bot_url, api_key=api_key, user=user),
             topics,
             population,
             day=day,
-            model=_serving(bot_url)["model"],
+            model=serving["model"] + canary,
         )
-        run = run_nightly(store, plan, trigger="simulate")
+        sabotage = bad_night is not None and day >= bad_night and not injected
+        run = run_nightly(store, replace(plan, sabotage=sabotage), trigger="simulate")
+        injected |= sabotage and run.candidate_version_id is not None
         if swap is not None:
             swap()
-        _wait_for_active(store, bot_url)
-        yield LoopDay(result=result, run=run)
+        canaries = plan.canary is not None and plan.canary.share > 0
+        _wait_for_service(store, bot_url, canary=canaries)
+        yield LoopDay(result=result, run=run, canary=_decisions_since(store, started))
 
 
 def without_gates(plan: NightlyPlan) -> NightlyPlan:
@@ -89,12 +105,25 @@ def _serving(bot_url: str) -> dict:
     return httpx.get(f"{bot_url}/healthz", timeout=30).json()
 
 
-def _wait_for_active(store: Store, bot_url: str, timeout: float = 120) -> None:
-    """Until the bot serves the store's active version (its hot-swap polls every few seconds)."""
+def _wait_for_service(store: Store, bot_url: str, *, canary: bool, timeout: float = 120) -> None:
+    """Until the bot serves the store's active version, and its canary when canaries are on
+    (its hot-swap polls every few seconds)."""
     with store.session() as session:
-        active = active_model_version(session)
+        active, trial = active_model_version(session), canary_model_version(session)
+    wanted = (active.id, trial.id if trial and canary else None)
+
+    def served() -> tuple[int | None, int | None]:
+        serving = _serving(bot_url)
+        return serving["model_version_id"], serving["canary_version_id"] if canary else None
+
     deadline = time.monotonic() + timeout
-    while _serving(bot_url)["model_version_id"] != active.id:
+    while served() != wanted:
         if time.monotonic() > deadline:
             raise TimeoutError(f"the bot at {bot_url} did not switch to {active.name}")
         time.sleep(0.5)
+
+
+def _decisions_since(store: Store, since: datetime) -> list[CanaryDecision]:
+    with store.session() as session:
+        query = select(CanaryDecision).where(CanaryDecision.created_at >= since)
+        return list(session.exec(query.order_by(CanaryDecision.id)).all())

@@ -1,5 +1,6 @@
-"""The nightly schedule: APScheduler with a cron trigger, jobs kept in the project's database,
-and a claim per night so that one replica runs the job when several share the store."""
+"""The schedule: APScheduler with the nightly job on a cron trigger and the canary check on an
+interval, jobs kept in the project's database, and a claim per night so that one replica runs
+the nightly job when several share the store."""
 
 import logging
 import os
@@ -11,6 +12,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
 from feedback import Store
 from feedback.claims import claim
@@ -20,6 +22,7 @@ from tuneloop.store import open_store
 log = logging.getLogger(__name__)
 
 JOB_ID = "nightly"
+CANARY_JOB_ID = "canary"
 JOBS_TABLE = "tuneloop_scheduler_jobs"
 MISFIRE_GRACE_S = 3 * 3600  # a night missed by up to 3 hours (a restart, say) still runs
 
@@ -38,6 +41,13 @@ def build_scheduler(
         nightly_trigger(settings),
         id=JOB_ID,
         name="nightly retraining",
+        replace_existing=True,
+    )
+    scheduler.add_job(
+        "tuneloop.scheduling:canary_job",
+        IntervalTrigger(minutes=settings.canary.check_minutes, timezone=zone),
+        id=CANARY_JOB_ID,
+        name="canary check",
         replace_existing=True,
     )
     return scheduler
@@ -68,3 +78,12 @@ def nightly_job(now: datetime | None = None) -> None:
             return
     run = run_nightly(store, nightly_plan(settings), trigger="schedule")
     log.info("nightly run %s: %s (%s)", run.id, run.status.value, run.decision)
+
+
+def canary_job() -> None:
+    """What the scheduler runs between nights: check the canary, or the version under watch
+    (replicas checking at the same time take turns on PostgreSQL's row locks)."""
+    from tuneloop.canary import canary_plan, check_canary
+
+    settings = Settings()
+    check_canary(open_store(settings), canary_plan(settings), trigger="schedule")

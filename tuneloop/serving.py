@@ -1,4 +1,7 @@
-"""Builds the bot from settings: the engine for the active model, hot-swap, the API app."""
+"""Builds the bot from settings: the engines for the active model and the canary, hot-swap, the
+canary checks after rated answers, the API app."""
+
+from collections.abc import Sequence
 
 from fastapi import FastAPI
 
@@ -10,6 +13,7 @@ from bot.turn_logger import TurnLogger
 from feedback import Store, active_model_version
 from feedback.models import ModelVersion
 from trainer.sentiment import score_sentiment
+from tuneloop.canary import CanaryTrigger, canary_plan, check_canary
 from tuneloop.settings import BotSettings, Settings
 
 
@@ -22,8 +26,12 @@ def sampling_from(bot: BotSettings) -> Sampling:
     return Sampling(temperature=bot.temperature, top_p=bot.top_p, max_new_tokens=bot.max_new_tokens)
 
 
-def load_engine(settings: Settings, version: ModelVersion | None) -> Engine:
-    """The engine for `version`, or for the model the settings pin (`bot.model`)."""
+def load_engine(
+    settings: Settings, version: ModelVersion | None, *, beside: Sequence[Engine] = ()
+) -> Engine:
+    """The engine for `version`, or for the model the settings pin (`bot.model`). A LoRA
+    version whose base model one of the engines `beside` holds with an adapter of its own is
+    loaded into that model as a second adapter (one copy of the base in memory)."""
     bot = settings.bot
     if bot.model:
         return Engine.load(
@@ -37,6 +45,9 @@ def load_engine(settings: Settings, version: ModelVersion | None) -> Engine:
             "no active model version: run `tuneloop bootstrap`, or set TUNELOOP_BOT__MODEL "
             "to a model directory or hub id"
         )
+    for engine in beside:
+        if version.adapter_path and engine.adapter is not None and engine.base == version.path:
+            return engine.beside(version.adapter_path, name=version.name, version_id=version.id)
     return Engine.load_version(
         version, system_prompt=bot.system_prompt, context_tokens=bot.context_tokens
     )
@@ -57,7 +68,9 @@ def build_guard(settings: Settings, flag: Flagger | None = None) -> Guard | None
 def build_bot(
     settings: Settings, store: Store, *, flag: Flagger | None = None
 ) -> tuple[FastAPI, ModelSlot, TurnLogger]:
-    """The bot's app, serving the active model (hot-swapped on promotion) and logging turns.
+    """The bot's app, serving the active model (hot-swapped on promotion) and the canary on its
+    share of conversations, logging turns, and checking the canary after every
+    `canary.check_every` rated answers (acting on a decision at once).
 
     `flag` replaces the configured flagger of the serving guard (when the guard is on).
     """
@@ -68,9 +81,20 @@ def build_bot(
     slot = ModelSlot(
         engine,
         store=None if pinned else store,
-        load=lambda new_version: load_engine(settings, new_version),
+        load=lambda new_version: load_engine(
+            settings, new_version, beside=[e for e in (slot.engine, slot.canary) if e]
+        ),
+        canary_share=settings.canary.share,
     )
+    slot.refresh()  # a canary already in service
     logger = TurnLogger(store, score_sentiment=score_sentiment)
+    plan = canary_plan(settings)
+
+    def check_and_swap() -> None:
+        logger.flush()  # the withheld answers just counted may still be queued
+        if check_canary(store, plan, trigger="ratings") is not None:
+            slot.refresh()  # a rollback takes effect now, not at the next poll
+
     app = create_app(
         slot=slot,
         store=store,
@@ -78,5 +102,8 @@ def build_bot(
         defaults=sampling_from(settings.bot),
         api_keys=[key.get_secret_value() for key in settings.bot.api_keys],
         guard=build_guard(settings, flag),
+        on_signal=None
+        if pinned
+        else CanaryTrigger(check_and_swap, every=settings.canary.check_every),
     )
     return app, slot, logger

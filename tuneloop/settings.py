@@ -12,6 +12,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from trainer.search_space import DpoLoss, SearchSpace
+
 CONFIG_FILE_ENV = "TUNELOOP_CONFIG"
 DEFAULT_CONFIG_FILE = Path("tuneloop.toml")
 
@@ -108,11 +110,28 @@ class TrainerSettings(Section):
         description="Weight of the SFT term (likelihood of the chosen answer) added to the DPO "
         "loss; it keeps the model from drifting. 0 turns it off.",
     )
+    loss_type: DpoLoss = Field(
+        default="sigmoid",
+        description="TRL's DPO loss: sigmoid (DPO), sigmoid_norm, hinge, ipo, robust, nca_pair, "
+        "apo_zero.",
+    )
     lora_rank: int = Field(
         default=0,
         ge=0,
         description="0 fine-tunes the whole model (the demo model); above 0 trains a LoRA "
         "adapter of that rank, which the bot hot-swaps (large models).",
+    )
+    lora_alpha: int | None = Field(
+        default=None, ge=1, description="LoRA alpha (scaling). Default: twice the rank."
+    )
+    hyperparameters: Literal["default", "tuned"] = Field(
+        default="default",
+        description="default: train with the values above; tuned: with a training profile's "
+        "(learning rate, beta, epochs, SFT weight, loss, LoRA), as `tuneloop tune` saves them.",
+    )
+    profile: str | None = Field(
+        default=None,
+        description="The training profile used when hyperparameters = tuned. Default: the newest.",
     )
     launcher: list[str] = Field(
         default_factory=list,
@@ -122,6 +141,36 @@ class TrainerSettings(Section):
     dpo_overrides: dict[str, Any] = Field(
         default_factory=dict,
         description="Further trl.DPOConfig fields, passed through as they are.",
+    )
+
+
+class TuningSettings(SearchSpace, Section):
+    """`tuneloop tune`: the search space (above, from SearchSpace) and how a study runs."""
+
+    folds: int = Field(
+        default=3, ge=2, description="Cross-validation folds; a prompt's pairs stay in one fold."
+    )
+    max_pairs: int = Field(
+        default=256,
+        ge=4,
+        description="Most pairs a study tunes on (whole prompts, sampled): trials stay cheap.",
+    )
+    sampler: Literal["tpe", "random", "grid"] = Field(
+        default="tpe", description="Optuna sampler: tpe, random or grid (`--sampler` wins)."
+    )
+    grid_points: int = Field(
+        default=3, ge=2, description="Values per range for the grid sampler (log-spaced if log)."
+    )
+    startup_trials: int = Field(
+        default=4,
+        ge=0,
+        description="Trials that run to the end before the median pruner may stop a trial early.",
+    )
+    heartbeat_seconds: int = Field(
+        default=10,
+        gt=0,
+        description="A running trial's heartbeat; one silent for twice as long was killed: it is "
+        "marked failed and tried again when the study resumes.",
     )
 
 
@@ -169,6 +218,64 @@ class ScoringSettings(Section):
     )
 
 
+class CanarySettings(Section):
+    share: float = Field(
+        default=0.1,
+        ge=0,
+        lt=1,
+        description="Share of new conversations a canary serves: a candidate that passed the "
+        "model gates, beside the active model; sticky per user (per conversation when the user "
+        "is anonymous). 0: such a candidate is promoted at once (and watched).",
+    )
+    confidence: float = Field(
+        default=0.95,
+        ge=0.5,
+        lt=1,
+        description="Confidence of every decision, however often checked: a canary no worse "
+        "than the active model is rolled back, and one worse by more than the margin promoted, "
+        "each with a chance of at most 1 - confidence.",
+    )
+    margin: float = Field(
+        default=0.05,
+        ge=0,
+        lt=1,
+        description="How much lower than the active model's a canary's thumbs-up rate may be "
+        "for it to be promoted.",
+    )
+    min_rated: int = Field(
+        default=200, ge=1, description="Rated answers a canary needs before it can be promoted."
+    )
+    guard_ceiling: float = Field(
+        default=0.3,
+        gt=0,
+        lt=1,
+        description="A canary whose share of answers withheld by the serving guard is above "
+        "this (with the confidence above) is rolled back at once, whatever the active model does.",
+    )
+    check_minutes: float = Field(
+        default=15, gt=0, description="The scheduler checks the canary this often."
+    )
+    check_every: int = Field(
+        default=50,
+        ge=1,
+        description="The bot checks the canary after every this many rated or withheld answers.",
+    )
+    watch_hours: float = Field(
+        default=24,
+        ge=0,
+        description="After a promotion the new model is compared with the previous one's numbers "
+        "for this long; a significant drop rolls it back. 0: no watch.",
+    )
+    max_hours: float = Field(
+        default=72, gt=0, description="A canary still undecided after this long is rolled back."
+    )
+    webhook_url: str | None = Field(
+        default=None,
+        description="Receives every canary decision that changes the model in service, and the "
+        "end of a watch, as a JSON POST (failures are logged).",
+    )
+
+
 class DashboardSettings(Section):
     operator_password_hash: SecretStr | None = Field(
         default=None,
@@ -192,6 +299,8 @@ class Settings(BaseSettings):
     bot: BotSettings = Field(default_factory=BotSettings)
     trainer: TrainerSettings = Field(default_factory=TrainerSettings)
     scoring: ScoringSettings = Field(default_factory=ScoringSettings)
+    tuning: TuningSettings = Field(default_factory=TuningSettings)
+    canary: CanarySettings = Field(default_factory=CanarySettings)
     dashboards: DashboardSettings = Field(default_factory=DashboardSettings)
 
     @property

@@ -5,6 +5,7 @@ from trainer.corpus import load_topics
 from trainer.dpo import TrainingPlan
 from trainer.nightly import NightlyPlan
 from trainer.sentiment import score_sentiment
+from tuneloop.canary import canary_plan
 from tuneloop.scoring import data_gate_limits, sentence_embedder, toxicity_scorer
 from tuneloop.settings import Settings
 
@@ -20,14 +21,9 @@ def nightly_plan(settings: Settings) -> NightlyPlan:
         scorer=scorer,
         score_sentiment=score_sentiment,
         topics=load_topics(),
-        training=TrainingPlan(
-            learning_rate=trainer.learning_rate,
-            beta=trainer.beta,
-            num_train_epochs=trainer.num_train_epochs,
-            sft_weight=trainer.sft_weight,
-            lora_rank=trainer.lora_rank,
-            overrides=trainer.dpo_overrides,
-        ),
+        training=training_plan(settings),
+        hyperparameters=trainer.hyperparameters,
+        profile=trainer.profile,
         pair_policy=PairPolicy(
             prompt_similarity=settings.scoring.prompt_similarity,
             duplicate_similarity=settings.scoring.duplicate_similarity,
@@ -39,4 +35,20 @@ def nightly_plan(settings: Settings) -> NightlyPlan:
         max_rater_share=trainer.max_rater_share,
         keep_pii=trainer.public_contacts,
         launcher=trainer.launcher,
+        canary=canary_plan(settings),
+    )
+
+
+def training_plan(settings: Settings) -> TrainingPlan:
+    """The DPO knobs as the settings give them (a training profile may replace some)."""
+    trainer = settings.trainer
+    return TrainingPlan(
+        learning_rate=trainer.learning_rate,
+        beta=trainer.beta,
+        num_train_epochs=trainer.num_train_epochs,
+        sft_weight=trainer.sft_weight,
+        loss_type=trainer.loss_type,
+        lora_rank=trainer.lora_rank,
+        lora_alpha=trainer.lora_alpha,
+        overrides=trainer.dpo_overrides,
     )

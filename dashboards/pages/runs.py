@@ -45,6 +45,8 @@ def render(store: Store) -> None:
 def _details(run) -> None:
     st.subheader(f"Run {run.id}: {run.status.value}")
     st.write(run.decision or "")
+    if run.hyperparameters:
+        st.caption(f"Hyperparameters from {run.profile or 'the settings'}: {run.hyperparameters}")
     dropped = run.gate_report.get("dropped", {})
     if dropped:
         st.markdown("**Pairs dropped by the data gates**")

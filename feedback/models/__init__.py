@@ -11,9 +11,11 @@ SQLModel.metadata.naming_convention = {
     "pk": "pk_%(table_name)s",
 }
 
+from feedback.models.canary import CanaryDecision, CanaryOutcome, CanaryPhase  # noqa: E402
 from feedback.models.conversation import Conversation, Message, Role, TurnCreate  # noqa: E402
 from feedback.models.job_claim import JobClaim  # noqa: E402
 from feedback.models.model_version import ModelStatus, ModelVersion  # noqa: E402
+from feedback.models.profile import TrainingProfile  # noqa: E402
 from feedback.models.rating import (  # noqa: E402
     FeedbackCreate,
     FeedbackEvent,
@@ -37,6 +39,9 @@ from feedback.models.training import (  # noqa: E402
 )
 
 __all__ = [
+    "CanaryDecision",
+    "CanaryOutcome",
+    "CanaryPhase",
     "Conversation",
     "DailyQuality",
     "DatasetSnapshot",
@@ -57,6 +62,7 @@ __all__ = [
     "Role",
     "RollupWatermark",
     "RunStatus",
+    "TrainingProfile",
     "TrainingRun",
     "TurnCreate",
 ]

@@ -12,6 +12,7 @@ from feedback.columns import UTCDateTime, enum_column, utcnow
 
 class ModelStatus(StrEnum):
     candidate = "candidate"
+    canary = "canary"  # serves a share of new conversations beside the active model
     active = "active"
     retired = "retired"
     rejected = "rejected"
@@ -27,6 +28,14 @@ class ModelVersion(SQLModel, table=True):
             unique=True,
             sqlite_where=sa.text("status = 'active'"),
             postgresql_where=sa.text("status = 'active'"),
+        ),
+        # At most one canary: a live comparison is between two versions.
+        sa.Index(
+            "uq_model_version_one_canary",
+            "status",
+            unique=True,
+            sqlite_where=sa.text("status = 'canary'"),
+            postgresql_where=sa.text("status = 'canary'"),
         ),
     )
 

@@ -26,6 +26,7 @@ class GateVerdict(StrEnum):
 class RunStatus(StrEnum):
     running = "running"
     promoted = "promoted"
+    canary = "canary"  # passed the model gates; serving a share of traffic until decided
     rejected = "rejected"
     failed = "failed"
     skipped = "skipped"
@@ -94,6 +95,14 @@ class TrainingRun(SQLModel, table=True):
     counts: dict[str, int] = Field(default_factory=dict, sa_type=sa.JSON)
     gate_report: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     eval_report: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    profile: str | None = Field(
+        default=None,
+        max_length=128,
+        description="Training profile it took its hyperparameters from; None: the settings'.",
+    )
+    hyperparameters: dict[str, Any] = Field(
+        default_factory=dict, sa_type=sa.JSON, description="The values it trained with."
+    )
     decision: str | None = Field(default=None, sa_type=sa.Text)
     error: str | None = Field(default=None, sa_type=sa.Text)
     started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)

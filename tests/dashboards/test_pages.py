@@ -46,6 +46,7 @@ def test_an_empty_store_shows_what_to_do_not_an_error(sqlite_url):
         ("conversations", "", "No conversations"),
         ("runs", "", "No training run yet"),
         ("trust", "", "No trust computed yet"),
+        ("tuning", "", "No tuning study yet"),
     ):
         app = page(store, module, extra)
         assert not app.exception, module
@@ -198,3 +199,61 @@ def test_operators_log_in_before_they_see_anything(dashboard):
     app.button[0].click().run()
     assert not app.exception
     assert metric(app, "Answers") == "10"
+
+
+def test_tuning_shows_the_trials_optunas_figures_and_the_profile_in_use(sqlite_url):
+    import optuna
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+    from optuna.trial import TrialState
+
+    from feedback.profiles import save_profile
+
+    store = Store(make_engine(sqlite_url), pseudonym_key=PSEUDONYM_KEY)
+    upgrade(store.engine)
+    study = optuna.create_study(
+        storage=sqlite_url, study_name="dpo-synthetic", direction="maximize"
+    )
+    space = {
+        "learning_rate": FloatDistribution(1e-6, 1e-3, log=True),
+        "loss_type": CategoricalDistribution(["sigmoid", "ipo"]),
+    }
+    for rate, loss, accuracy in ((1e-5, "sigmoid", 0.7), (1e-4, "ipo", 0.9), (1e-3, "ipo", 0.8)):
+        study.add_trial(
+            optuna.create_trial(
+                params={"learning_rate": rate, "loss_type": loss},
+                distributions=space,
+                value=accuracy,
+                user_attrs={"accuracy": accuracy, "margin": 0.1},
+                intermediate_values={1: accuracy},
+            )
+        )
+    study.add_trial(
+        optuna.create_trial(
+            state=TrialState.PRUNED,
+            params={"learning_rate": 1e-6, "loss_type": "sigmoid"},
+            distributions=space,
+            intermediate_values={1: 0.2},
+        )
+    )
+    with store.session() as session:
+        save_profile(
+            session,
+            name="dpo-synthetic",
+            values=study.best_params,
+            study_name="dpo-synthetic",
+            dataset="synthetic",
+            objective=study.best_value,
+            trials=4,
+        )
+
+    app = page(store, "tuning", ", 'tuned', 'dpo-synthetic'")
+    assert not app.exception
+    assert "dpo-synthetic" in app.success[0].value
+    trials = next(frame.value for frame in app.dataframe if "trial" in frame.value.columns)
+    assert list(trials["state"]) == ["complete", "complete", "complete", "pruned"]
+    assert list(trials["accuracy"][:3]) == [0.7, 0.9, 0.8]
+    assert len(app.get("plotly_chart")) == 2  # optimization history, parameter importances
+
+    missing = page(store, "tuning", ", 'tuned', 'gone'")
+    assert "no training profile named 'gone'" in missing.error[0].value
+    store.dispose()

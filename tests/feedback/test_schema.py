@@ -7,16 +7,44 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
 
-from feedback.migrate import VERSION_TABLE, current_revision, head_revision, upgrade
+from feedback.migrate import (
+    FOREIGN_TABLES,
+    VERSION_TABLE,
+    current_revision,
+    head_revision,
+    include_name,
+    upgrade,
+)
+
+
+def schema_differences(engine: sa.Engine) -> list:
+    """What autogenerate would write, with the filter the migrations use."""
+    with engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection,
+            opts={
+                "compare_type": True,
+                "version_table": VERSION_TABLE,
+                "include_name": include_name,
+            },
+        )
+        return compare_metadata(context, SQLModel.metadata)
 
 
 def test_migrations_create_exactly_the_models_schema(store):
-    with store.engine.connect() as connection:
-        context = MigrationContext.configure(
-            connection, opts={"compare_type": True, "version_table": VERSION_TABLE}
-        )
-        differences = compare_metadata(context, SQLModel.metadata)
-    assert differences == []
+    assert schema_differences(store.engine) == []
+
+
+def test_optuna_studies_in_the_same_database_are_not_ours_to_migrate(store):
+    """`tuneloop tune` keeps its studies in the store's database, in Optuna's own tables."""
+    from optuna.storages import RDBStorage
+
+    RDBStorage(store.engine.url.render_as_string(hide_password=False))  # creates its tables
+    tables = set(sa.inspect(store.engine).get_table_names())
+    assert {"studies", "trials", "alembic_version"} <= tables
+    assert tables - set(SQLModel.metadata.tables) - {VERSION_TABLE} <= FOREIGN_TABLES
+    assert schema_differences(store.engine) == []
+    assert current_revision(store.engine) == head_revision()  # not Optuna's alembic_version
 
 
 def test_upgrade_records_head_and_is_idempotent(store):

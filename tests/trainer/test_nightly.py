@@ -1,9 +1,11 @@
 """The nightly pipeline end to end on the tiny model: feedback in, a promoted or rejected model."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import torch
 from sqlmodel import select
 
 from bot.hotswap import ModelSlot
@@ -24,6 +26,7 @@ from feedback.models import (
     RaterTrustRecord,
     RunStatus,
 )
+from feedback.profiles import save_profile
 from tests.conftest import SYSTEM_PROMPT
 from tests.live_bot import bot_settings
 from trainer.dpo import TrainingPlan
@@ -175,3 +178,55 @@ def test_too_few_pairs_skip_the_run_with_the_reason(store, tmp_path, topics, tin
 def _snapshot_path(store, run):
     with store.session() as session:
         return session.get(DatasetSnapshot, run.snapshot_id).path
+
+
+TUNED = {
+    "learning_rate": 1e-3,
+    "beta": 0.3,
+    "num_train_epochs": 1,
+    "sft_weight": 0.0,
+    "loss_type": "ipo",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_tuned_hyperparameters_come_from_the_profile_and_the_run_records_them(
+    store, tmp_path, topics, tiny_active
+):
+    seed_feedback(store, topics)
+    with store.session() as session:
+        save_profile(
+            session,
+            name="owl",
+            values=TUNED,
+            study_name="owl",
+            dataset="synthetic",
+            objective=0.8,
+            trials=3,
+        )
+    run = run_nightly(store, replace(plan(tmp_path, topics, LENIENT), hyperparameters="tuned"))
+
+    assert run.status == RunStatus.promoted, run.error
+    assert run.profile == "owl"
+    assert {knob: run.hyperparameters[knob] for knob in TUNED} == TUNED
+    assert run.hyperparameters["lora_rank"] == 0  # not in the profile: the plan's own
+    assert next(s for s in run.steps if s["name"] == "train")["profile"] == "owl"
+    # What the trainer was really given, as it saved its arguments next to the model:
+    args = torch.load(
+        tmp_path / "models" / f"dpo-{run.id:04d}" / "training_args.bin", weights_only=False
+    )
+    assert (args.learning_rate, args.beta, args.num_train_epochs) == (1e-3, 0.3, 1)
+    assert args.loss_type == ["ipo"]  # no SFT term: its weight is 0
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_missing_named_profile_fails_the_run_before_training(
+    store, tmp_path, topics, tiny_active
+):
+    seed_feedback(store, topics)
+    tuned = replace(plan(tmp_path, topics, LENIENT), hyperparameters="tuned", profile="gone")
+    run = run_nightly(store, tuned)
+    assert run.status == RunStatus.failed
+    assert "no training profile named 'gone'" in run.error
+    assert run.candidate_version_id is None

@@ -18,16 +18,21 @@ from tuneloop.store import open_store
 def tuneloop(
     *args: str, cwd, env: dict[str, str] | None = None, input: str | None = None
 ) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("TUNELOOP_")}
     return subprocess.run(
         [sys.executable, "-m", "tuneloop", *args],
         cwd=cwd,
-        env=environment | (env or {}),
+        env=cli_environment(env),
         input=input,
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def cli_environment(env: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without its TUNELOOP_ settings, plus `env`."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("TUNELOOP_")}
+    return environment | (env or {})
 
 
 def store_serving(data, model_dir, *names: str):

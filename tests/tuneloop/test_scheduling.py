@@ -11,7 +11,15 @@ from sqlmodel import select
 from feedback.claims import claim
 from feedback.migrate import upgrade
 from feedback.models import RunStatus, TrainingRun
-from tuneloop.scheduling import JOB_ID, JOBS_TABLE, build_scheduler, next_run, nightly_job
+from tuneloop.scheduling import (
+    CANARY_JOB_ID,
+    JOB_ID,
+    JOBS_TABLE,
+    build_scheduler,
+    canary_job,
+    next_run,
+    nightly_job,
+)
 from tuneloop.settings import Settings
 from tuneloop.store import open_store
 
@@ -35,7 +43,7 @@ def test_the_job_is_kept_in_the_database_once_across_restarts(store):
         scheduler.shutdown(wait=False)
     with store.engine.connect() as connection:
         rows = connection.execute(sa.text(f"SELECT id FROM {JOBS_TABLE}")).scalars().all()
-    assert rows == [JOB_ID]
+    assert sorted(rows) == sorted([JOB_ID, CANARY_JOB_ID])
 
 
 def test_only_one_of_several_replicas_claims_a_night(store):
@@ -62,3 +70,16 @@ def test_the_nightly_job_runs_once_per_night(tmp_path, monkeypatch):
     assert len(runs) == 1
     assert runs[0].status == RunStatus.skipped and "no active model" in runs[0].decision
     assert runs[0].trigger == "schedule"
+
+
+def test_the_canary_is_checked_on_an_interval(store, tmp_path, monkeypatch):
+    settings = Settings(canary={"check_minutes": 5})
+    scheduler = build_scheduler(settings, store, BackgroundScheduler)
+    scheduler.start(paused=True)
+    job = scheduler.get_job(CANARY_JOB_ID)
+    assert job.trigger.interval.total_seconds() == 300 and job.max_instances == 1
+    scheduler.shutdown(wait=False)
+
+    monkeypatch.setenv("TUNELOOP_DATA_DIR", str(tmp_path))
+    upgrade(open_store(Settings()).engine)
+    canary_job()  # nothing in service yet: nothing to decide, and no error

@@ -6,7 +6,7 @@ import typer
 from rich.table import Table
 
 from feedback.migrate import require_current_schema, upgrade
-from tuneloop.cli import app, console, error_console, load_settings
+from tuneloop.cli import app, console, error_console, fail, load_settings
 from tuneloop.cli.bot import bootstrap_command
 from tuneloop.store import open_store
 
@@ -14,6 +14,27 @@ Days = Annotated[int, typer.Option(help="Simulated days; the nightly job runs af
 Users = Annotated[int, typer.Option(help="Simulated users a day.")]
 Questions = Annotated[int, typer.Option(help="Questions each user asks a day.")]
 Trolls = Annotated[float, typer.Option(help="Share of users who reward rudeness (0-1).")]
+InjectBad = Annotated[
+    bool,
+    typer.Option(
+        "--inject-bad-candidate",
+        help="On the second night, train a deliberately worse model (chosen and rejected "
+        "swapped) and let it through the model gates: the canary has to catch it live.",
+    ),
+]
+DemoUsers = Annotated[
+    int | None,
+    typer.Option(
+        help="Simulated users a day (default: 72; 120 with --inject-bad-candidate, which the "
+        "canary needs to decide within a day).",
+        show_default=False,
+    ),
+]
+DEMO_USERS = 72  # 360 questions a day: enough pairs a night, and a day's rate within a few %
+INJECT_USERS = 120
+# The demo's traffic is a few hundred rated answers a day: a canary gets half of it, and
+# decides after fewer rated answers and with a wider margin than a deployment would.
+DEMO_CANARY = {"share": 0.5, "min_rated": 40, "margin": 0.15, "check_every": 10}
 Unsafe = Annotated[
     bool,
     typer.Option(
@@ -27,8 +48,8 @@ Unsafe = Annotated[
 @app.command("demo")
 def demo(
     days: Days = 3,
-    users: Users = 24,
-    questions: Questions = 4,
+    users: DemoUsers = None,
+    questions: Questions = 5,
     trolls: Trolls = 0.0,
     unsafe_no_gates: Unsafe = False,
     guard: Annotated[
@@ -38,15 +59,25 @@ def demo(
             "shows the model's own answers: how the gates alone fare against trolls."
         ),
     ] = True,
+    inject_bad_candidate: InjectBad = False,
 ) -> None:
     """The main job on embedded defaults: demo model, bot, simulated users, nightly retraining.
-    The serving guard is on, unless --no-guard or --unsafe-no-gates."""
+    The serving guard is on, unless --no-guard or --unsafe-no-gates; with
+    --inject-bad-candidate, candidates are tried as canaries on half of the conversations."""
     from bot.server import BackgroundServer
     from feedback import active_model_version
     from tuneloop.serving import build_bot
 
+    if inject_bad_candidate and days < 3:
+        fail("--inject-bad-candidate needs --days 3 or more: it injects on the second night.")
+    users = users or (INJECT_USERS if inject_bad_candidate else DEMO_USERS)
     settings = load_settings()
     settings.bot.guard = guard and not unsafe_no_gates
+    # Three nights show learning only if each night's candidate serves the next day: without
+    # an injected candidate to catch, candidates are promoted at once (and watched).
+    settings.canary = settings.canary.model_copy(
+        update=DEMO_CANARY if inject_bad_candidate else {"share": 0.0}
+    )
     store = open_store(settings)
     upgrade(store.engine)
     with store.session() as session:
@@ -64,6 +95,7 @@ def demo(
             days=days,
             unsafe=unsafe_no_gates,
             swap=slot.refresh,
+            bad_night=2 if inject_bad_candidate else None,
         )
     logger.close()
     console.print("Look at it: `tuneloop dashboard` (after `tuneloop dashboard --hash-password`).")
@@ -97,7 +129,7 @@ def _population(users: int, questions: int, trolls: float):
     return Population(users=users, questions_per_user=questions, troll_share=trolls)
 
 
-def _run_loop(settings, store, url, population, *, days, unsafe, swap=None) -> None:
+def _run_loop(settings, store, url, population, *, days, unsafe, swap=None, bad_night=None):
     from trainer.corpus import load_topics
     from tuneloop.loop import plot_days, run_days, without_gates
     from tuneloop.training import nightly_plan
@@ -108,32 +140,35 @@ def _run_loop(settings, store, url, population, *, days, unsafe, swap=None) -> N
         )
     plan = nightly_plan(settings)
     keys = settings.bot.api_keys
-    table = Table(
-        "day",
-        "model",
-        "thumbs-up",
-        "good",
-        "good (held out)",
-        "rude",
-        "pairs trained",
-        "decision",
-        title=f"{days} simulated days, {population.users} users, "
-        f"{population.troll_share:.0%} trolls",
+    history = list(
+        run_days(
+            store,
+            bot_url=url,
+            days=days,
+            population=population,
+            plan=without_gates(plan) if unsafe else plan,
+            topics=load_topics(),
+            api_key=keys[0].get_secret_value() if keys else None,
+            swap=swap,
+            bad_night=bad_night,
+        )
     )
-    history = []
-    for day in run_days(
-        store,
-        bot_url=url,
-        days=days,
-        population=population,
-        plan=without_gates(plan) if unsafe else plan,
-        topics=load_topics(),
-        api_key=keys[0].get_secret_value() if keys else None,
-        swap=swap,
-    ):
-        history.append(day)
+    title = f"{days} simulated days, {population.users} users, {population.troll_share:.0%} trolls"
+    table = _day_table(store, history, title=title)
+    console.print(table)
+    plot = plot_days(history, settings.data_dir / "demo-trend.png", title=table.title)
+    console.print(f"trend plot  {plot}")
+
+
+def _day_table(store, history, *, title: str) -> Table:
+    """One row per day; the canary's column only when there was a canary."""
+    canaries = any(day.canary for day in history)
+    columns = ["day", "model", "thumbs-up", "good", "good (held out)", "rude", "pairs trained"]
+    columns += ["decision", "canary (live numbers: canary vs active)"][: 2 if canaries else 1]
+    table = Table(*columns, title=title)
+    for day in history:
         result, run = day.result, day.run
-        table.add_row(
+        cells = [
             str(result.day),
             result.model,
             f"{result.thumbs_up_rate:.0%}",
@@ -142,7 +177,36 @@ def _run_loop(settings, store, url, population, *, days, unsafe, swap=None) -> N
             f"{result.share('rude'):.0%}",
             str(run.counts.get("pairs_trained", 0)),
             f"{run.status.value}: {run.decision}",
-        )
-    console.print(table)
-    plot = plot_days(history, settings.data_dir / "demo-trend.png", title=table.title)
-    console.print(f"trend plot  {plot}")
+        ]
+        table.add_row(*cells, *([_canary_cell(store, day.canary)] if canaries else []))
+    return table
+
+
+def _canary_cell(store, decisions) -> str:
+    """The day's canary decisions (of a version's waits only the last), each with its live
+    numbers."""
+    from feedback import list_versions
+
+    with store.session() as session:
+        names = {version.id: version.name for version in list_versions(session)}
+    lines = []
+    for index, decision in enumerate(decisions):
+        later = {d.version_id for d in decisions[index + 1 :]}
+        if decision.outcome.value == "wait" and decision.version_id in later:
+            continue
+        name, outcome = names[decision.version_id], decision.outcome.value
+        lines.append(f"{name} ({decision.phase.value}) {outcome}: {decision.reason}")
+        if decision.numbers:
+            live = (_live(decision.numbers, key, label) for key, label in LIVE.items())
+            lines.append("  " + "; ".join(live))
+    return "\n".join(lines)
+
+
+LIVE = {"thumbs_up": "thumbs-up", "guard_flagged": "guard flags", "regenerated": "regenerated"}
+
+
+def _live(numbers: dict, key: str, label: str) -> str:
+    def rate(side: dict) -> str:
+        return f"{side['rate']:.0%} of {side['n']}" if side["rate"] is not None else "-"
+
+    return f"{label} {rate(numbers[key]['canary'])} vs {rate(numbers[key]['baseline'])}"
