@@ -218,6 +218,7 @@ def main() -> None:
         plan=TrainingPlan(**arguments["plan"]),
         system_prompt=arguments["system_prompt"],
         context_tokens=arguments["context_tokens"],
+        quiet=arguments.get("quiet", False),
     )
     if PartialState().is_main_process:
         result.write_text(json.dumps(metrics))

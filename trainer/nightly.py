@@ -77,6 +77,7 @@ class NightlyPlan:
     keep_pii: Collection[str] = ()
     launcher: Sequence[str] = ()  # e.g. ("accelerate", "launch"); empty: train in this process
     gates: bool = True  # False only to show what the gates prevent (demo --unsafe-no-gates)
+    quiet: bool = False  # no per-step training logs (the demo prints its own table)
     # A candidate that passes the model gates serves as a canary first (trainer/canary.py), and
     # each run starts by checking the canary; None: promoted at once, unwatched.
     canary: CanaryPlan | None = None
@@ -196,6 +197,7 @@ def _steps(session: Session, run: TrainingRun, base: ModelVersion, plan: Nightly
             plan=training,
             system_prompt=plan.system_prompt,
             context_tokens=plan.context_tokens,
+            quiet=plan.quiet,
         )
         adapter = training.lora_rank > 0
         candidate = register_model_version(

@@ -55,6 +55,15 @@ def test_training_in_process_evaluates_and_saves_a_loadable_model(
     assert not (tmp_path / "candidate.checkpoints").exists()
 
 
+def test_quiet_training_prints_no_per_step_logs(tmp_path, tiny_model_dir, pair_files, capsys):
+    for quiet in (False, True):
+        output = tmp_path / f"quiet-{quiet}"
+        launch_dpo(launcher=None, quiet=quiet, **arguments(tiny_model_dir, pair_files, output))
+        printed = capsys.readouterr()
+        logged = "'train_runtime'" in printed.out + printed.err
+        assert logged is not quiet
+
+
 @pytest.mark.slow
 def test_training_through_accelerate_launch(tmp_path, tiny_model_dir, pair_files):
     accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent))

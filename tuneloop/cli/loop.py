@@ -1,5 +1,6 @@
 """`tuneloop demo` and `simulate`: simulated users, and the nightly job between their days."""
 
+from dataclasses import replace
 from typing import Annotated
 
 import typer
@@ -138,7 +139,7 @@ def _run_loop(settings, store, url, population, *, days, unsafe, swap=None, bad_
         error_console.print(
             "[bold red]UNSAFE: every gate (and the demo's serving guard) is off for this run.[/]"
         )
-    plan = nightly_plan(settings)
+    plan = replace(nightly_plan(settings), quiet=True)
     keys = settings.bot.api_keys
     history = list(
         run_days(
