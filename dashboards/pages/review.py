@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from dashboards.cache import cached
 from dashboards.queries import feedback_on, review_queue
 from dashboards.similar import similar_conversations
 from feedback import Store, record_review
@@ -25,12 +26,15 @@ def render(store: Store, operator: str, embed: Embed | None = None) -> None:
             question = session.get(Message, answer.parent_id) if answer.parent_id else None
             _review_card(store, operator, answer, question, feedback_on(session, answer.id))
             if embed is not None and question is not None:
-                _similar(session, question, embed)
+                _similar(store, question, embed)
 
 
-def _similar(session, question: Message, embed: Embed) -> None:
+def _similar(store: Store, question: Message, embed: Embed) -> None:
     if st.toggle("Similar conversations", key=f"similar-{question.id}"):
-        found = similar_conversations(session, question_id=question.id, embed=embed)
+        # Cached: every click on the page reruns it, and embedding the pool takes a second.
+        found = cached(
+            store, similar_conversations, question_id=question.id, helpers={"embed": embed}
+        )
         if found.empty:
             st.caption("No other conversation asks anything close to this.")
         else:
