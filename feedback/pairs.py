@@ -2,9 +2,9 @@
 
 Policies (each tested): every vote is its own row and the latest per rater counts; ties make no
 pair; when every answer to a context is rated bad no pair comes from them (only a correction
-can); consent, operator exclusions and answers the serving guard withheld are filtered in the query
-that selects feedback. Given an embedding function, first questions that mean the same share a
-context too.
+can); consent, operator exclusions, answers the serving guard withheld and texts retention purged
+are filtered in the query that selects feedback. Given an embedding function, first questions
+that mean the same share a context too.
 """
 
 import uuid
@@ -106,6 +106,7 @@ def latest_votes() -> sa.Subquery:
             Conversation.training_consent.is_(True),
             FeedbackEvent.kind.in_(RATING_KINDS),
             Message.guard_flags.is_(None),  # a withheld answer was never shown: nothing to rate
+            Message.purged_at.is_(None),  # retention took its text
             FeedbackEvent.id.not_in(_excluded_events()),
             FeedbackEvent.message_id.not_in(_excluded_messages()),
         )
@@ -252,6 +253,7 @@ def correction_pairs(session: Session, *, since: datetime | None) -> list[PairCa
         .join(Conversation, Conversation.id == original.conversation_id)
         .where(
             Conversation.training_consent.is_(True),
+            original.purged_at.is_(None),
             corrections.c.message_id.not_in(_excluded_messages()),
         )
     )

@@ -10,7 +10,13 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from feedback.columns import new_id
-from feedback.models import DatasetSnapshot, GateVerdict, Message, PreferencePair
+from feedback.models import (
+    Conversation,
+    DatasetSnapshot,
+    GateVerdict,
+    Message,
+    PreferencePair,
+)
 from feedback.pairs import PairCandidate, conversation_threads, scored_answers
 
 
@@ -56,15 +62,26 @@ def write_snapshot(
     directory: Path,
     feedback_until: datetime,
     replay_share: float = 0.0,
+    replay_after: datetime | None = None,
     seed: int = 0,
 ) -> DatasetSnapshot:
-    """Freeze the kept `pairs`, plus `replay_share` as many kept pairs of earlier snapshots."""
+    """Freeze the kept `pairs`, plus `replay_share` as many kept pairs of earlier snapshots:
+    pairs made after `replay_after` (the retention limit), from conversations that still
+    consent."""
     kept = [pair for pair in pairs if pair.verdict == GateVerdict.kept]
-    older = session.exec(
-        select(PreferencePair).where(
-            PreferencePair.snapshot_id.is_not(None), PreferencePair.verdict == GateVerdict.kept
+    replayable = (
+        select(PreferencePair)
+        .join(Message, Message.id == PreferencePair.rejected_message_id)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(
+            PreferencePair.snapshot_id.is_not(None),
+            PreferencePair.verdict == GateVerdict.kept,
+            Conversation.training_consent.is_(True),
         )
-    ).all()
+    )
+    if replay_after is not None:
+        replayable = replayable.where(PreferencePair.created_at > replay_after)
+    older = session.exec(replayable).all()
     replayed = random.Random(seed).sample(older, min(len(older), round(replay_share * len(kept))))
     snapshot_id = new_id()
     directory.mkdir(parents=True, exist_ok=True)
@@ -103,7 +120,8 @@ def training_row(pair: PreferencePair) -> dict:
 
 
 def write_kto_rows(session: Session, path: Path) -> tuple[Path, int]:
-    """Unpaired ratings for KTO: each rated answer with label = rated good (ties left out)."""
+    """Unpaired ratings for KTO: each rated answer with label = rated good (ties left out), and
+    the answer's id (what erasure finds it by)."""
     scored = scored_answers()
     rows = session.execute(
         sa.select(scored.c.message_id, scored.c.context_id, scored.c.score).where(
@@ -122,6 +140,7 @@ def write_kto_rows(session: Session, path: Path) -> tuple[Path, int]:
                 "prompt": threads[row.context_id],
                 "completion": [{"role": "assistant", "content": contents[row.message_id]}],
                 "label": row.score > 0.5,
+                "message_id": str(row.message_id),
             }
         )
         for row in rows

@@ -32,6 +32,7 @@ from feedback.curation import build_pairs
 from feedback.models import CanaryOutcome, ModelVersion, RunStatus, TrainingRun
 from feedback.pairs import PairPolicy
 from feedback.profiles import find_profile
+from feedback.retention import retention_start
 from feedback.rollups import rebuild_daily_quality, save_rater_trust
 from feedback.similarity import Embed
 from feedback.snapshots import last_cutoff, save_pairs, write_snapshot
@@ -73,6 +74,7 @@ class NightlyPlan:
     eval_sampling: Sampling = field(default_factory=lambda: Sampling(temperature=0.0))
     min_pairs: int = 8
     replay_share: float = 0.2
+    retention_days: int | None = None  # older pairs are not replayed (governance.retention_days)
     max_rater_share: float = 0.2
     keep_pii: Collection[str] = ()
     launcher: Sequence[str] = ()  # e.g. ("accelerate", "launch"); empty: train in this process
@@ -162,6 +164,7 @@ def _steps(session: Session, run: TrainingRun, base: ModelVersion, plan: Nightly
             directory=plan.snapshots_dir,
             feedback_until=cutoff,
             replay_share=plan.replay_share,
+            replay_after=retention_start(plan.retention_days),
             seed=plan.training.seed,
         )
         run.snapshot_id = snapshot.id

@@ -1,6 +1,6 @@
-"""The schedule: APScheduler with the nightly job on a cron trigger and the canary check on an
-interval, jobs kept in the project's database, and a claim per night so that one replica runs
-the nightly job when several share the store."""
+"""The schedule: APScheduler with the nightly job and the retention purge on cron triggers and the
+canary check on an interval, jobs kept in the project's database, and a claim per night (per day)
+so that one replica runs the nightly job (the purge) when several share the store."""
 
 import logging
 import os
@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 JOB_ID = "nightly"
 CANARY_JOB_ID = "canary"
+RETENTION_JOB_ID = "retention"
 JOBS_TABLE = "tuneloop_scheduler_jobs"
 MISFIRE_GRACE_S = 3 * 3600  # a night missed by up to 3 hours (a restart, say) still runs
 
@@ -50,6 +51,14 @@ def build_scheduler(
         name="canary check",
         replace_existing=True,
     )
+    if settings.governance.retention_days is not None:
+        scheduler.add_job(
+            "tuneloop.scheduling:retention_job",
+            CronTrigger.from_crontab(settings.governance.retention_schedule, timezone=zone),
+            id=RETENTION_JOB_ID,
+            name="retention",
+            replace_existing=True,
+        )
     return scheduler
 
 
@@ -63,6 +72,16 @@ def next_run(settings: Settings, after: datetime | None = None) -> datetime:
     return nightly_trigger(settings).get_next_fire_time(None, after or datetime.now(zone))
 
 
+def claim_today(settings: Settings, store: Store, job: str, now: datetime | None) -> bool:
+    """Whether this replica runs `job` today (in the schedule's zone): the first to ask does."""
+    day = (now or datetime.now(ZoneInfo(settings.trainer.timezone))).date().isoformat()
+    with store.session() as session:
+        if claim(session, job=job, period=day, holder=f"{socket.gethostname()}:{os.getpid()}"):
+            return True
+    log.info("the %s %s job is another replica's", day, job)
+    return False
+
+
 def nightly_job(now: datetime | None = None) -> None:
     """What the scheduler runs: the night's pipeline, unless another replica claimed it."""
     from trainer.nightly import run_nightly
@@ -70,12 +89,8 @@ def nightly_job(now: datetime | None = None) -> None:
 
     settings = Settings()
     store = open_store(settings)
-    night = (now or datetime.now(ZoneInfo(settings.trainer.timezone))).date().isoformat()
-    holder = f"{socket.gethostname()}:{os.getpid()}"
-    with store.session() as session:
-        if not claim(session, job=JOB_ID, period=night, holder=holder):
-            log.info("the %s night's job is another replica's", night)
-            return
+    if not claim_today(settings, store, JOB_ID, now):
+        return
     run = run_nightly(store, nightly_plan(settings), trigger="schedule")
     log.info("nightly run %s: %s (%s)", run.id, run.status.value, run.decision)
 
@@ -87,3 +102,16 @@ def canary_job() -> None:
 
     settings = Settings()
     check_canary(open_store(settings), canary_plan(settings), trigger="schedule")
+
+
+def retention_job(now: datetime | None = None) -> None:
+    """What the scheduler runs daily: purge expired texts, once per day across replicas."""
+    from tuneloop.governance import purge_expired_texts
+
+    settings = Settings()
+    store = open_store(settings)
+    if not claim_today(settings, store, RETENTION_JOB_ID, now):
+        return
+    purged = purge_expired_texts(settings, store)
+    if purged is not None:
+        log.info("retention: purged %d messages, %d pairs", purged.messages, purged.pairs)

@@ -279,7 +279,49 @@ class CanarySettings(Section):
 class DashboardSettings(Section):
     operator_password_hash: SecretStr | None = Field(
         default=None,
-        description="scrypt hash of the operators' password; without it the dashboard is closed.",
+        description="scrypt hash of the operators' password: review and correct feedback. "
+        "Without it and without an admin hash, the dashboard is closed.",
+    )
+    admin_password_hash: SecretStr | None = Field(
+        default=None,
+        description="scrypt hash of the admins' password: operators' rights, plus promote, "
+        "roll back, erase users and change settings.",
+    )
+
+
+class GovernanceSettings(Section):
+    default_consent: bool = Field(
+        default=True,
+        description="Training consent of a conversation whose request sends no "
+        "metadata.allow_data_use. Without consent a conversation is served and counted in "
+        "aggregates, and never trains the bot.",
+    )
+    retention_days: int | None = Field(
+        default=365,
+        ge=1,
+        description="Message texts, pairs and snapshot files older than this are purged (the "
+        "daily rollups stay). None keeps them forever.",
+    )
+    retention_schedule: str = Field(
+        default="30 2 * * *",
+        description="When the retention job runs, as a crontab line (in trainer.timezone).",
+    )
+    chat_requests_per_minute: int | None = Field(
+        default=30,
+        ge=1,
+        description="Chat and regenerate requests one user may make per minute, per bot "
+        "replica; over it: 429 with Retry-After. None: no limit.",
+    )
+    feedback_events_per_day: int | None = Field(
+        default=500,
+        ge=1,
+        description="Feedback events one user may send per 24 hours, across replicas (the "
+        "vote cap); over it: 429 with Retry-After. None: no cap.",
+    )
+    admin_api_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="Bearer tokens for the admin API (DELETE /v1/users/{id}/data); without "
+        "one that API is closed.",
     )
 
 
@@ -302,6 +344,7 @@ class Settings(BaseSettings):
     tuning: TuningSettings = Field(default_factory=TuningSettings)
     canary: CanarySettings = Field(default_factory=CanarySettings)
     dashboards: DashboardSettings = Field(default_factory=DashboardSettings)
+    governance: GovernanceSettings = Field(default_factory=GovernanceSettings)
 
     @property
     def database_url(self) -> str:
@@ -314,6 +357,11 @@ class Settings(BaseSettings):
     @property
     def snapshots_dir(self) -> Path:
         return self.data_dir / "snapshots"
+
+    @property
+    def logs_dir(self) -> Path:
+        """The bot's and the jobs' log files (erasure scrubs them too)."""
+        return self.data_dir / "logs"
 
     @property
     def scorers_dir(self) -> Path:

@@ -32,6 +32,7 @@ def nightly_plan(settings: Settings) -> NightlyPlan:
         data_limits=data_gate_limits(scorer),
         min_pairs=trainer.min_pairs,
         replay_share=trainer.replay_share,
+        retention_days=settings.governance.retention_days,
         max_rater_share=trainer.max_rater_share,
         keep_pii=trainer.public_contacts,
         launcher=trainer.launcher,

@@ -11,6 +11,7 @@ SQLModel.metadata.naming_convention = {
     "pk": "pk_%(table_name)s",
 }
 
+from feedback.models.audit import ActorRole, AuditEvent  # noqa: E402
 from feedback.models.canary import CanaryDecision, CanaryOutcome, CanaryPhase  # noqa: E402
 from feedback.models.conversation import Conversation, Message, Role, TurnCreate  # noqa: E402
 from feedback.models.job_claim import JobClaim  # noqa: E402
@@ -39,6 +40,8 @@ from feedback.models.training import (  # noqa: E402
 )
 
 __all__ = [
+    "ActorRole",
+    "AuditEvent",
     "CanaryDecision",
     "CanaryOutcome",
     "CanaryPhase",

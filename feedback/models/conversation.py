@@ -71,6 +71,11 @@ class Message(SQLModel, table=True):
         description="User messages: sentiment in [-1, 1] (VADER compound) when the bot scored "
         "it; frustration shows here before a thumbs-down does.",
     )
+    purged_at: datetime | None = Field(
+        default=None,
+        sa_type=UTCDateTime,
+        description="When retention emptied `content`: the row stays for the rollups' counts.",
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
 
 

@@ -10,15 +10,17 @@ from sqlmodel import select
 
 from feedback.claims import claim
 from feedback.migrate import upgrade
-from feedback.models import RunStatus, TrainingRun
+from feedback.models import AuditEvent, RunStatus, TrainingRun
 from tuneloop.scheduling import (
     CANARY_JOB_ID,
     JOB_ID,
     JOBS_TABLE,
+    RETENTION_JOB_ID,
     build_scheduler,
     canary_job,
     next_run,
     nightly_job,
+    retention_job,
 )
 from tuneloop.settings import Settings
 from tuneloop.store import open_store
@@ -43,7 +45,7 @@ def test_the_job_is_kept_in_the_database_once_across_restarts(store):
         scheduler.shutdown(wait=False)
     with store.engine.connect() as connection:
         rows = connection.execute(sa.text(f"SELECT id FROM {JOBS_TABLE}")).scalars().all()
-    assert sorted(rows) == sorted([JOB_ID, CANARY_JOB_ID])
+    assert sorted(rows) == sorted([JOB_ID, CANARY_JOB_ID, RETENTION_JOB_ID])
 
 
 def test_only_one_of_several_replicas_claims_a_night(store):
@@ -83,3 +85,26 @@ def test_the_canary_is_checked_on_an_interval(store, tmp_path, monkeypatch):
     monkeypatch.setenv("TUNELOOP_DATA_DIR", str(tmp_path))
     upgrade(open_store(Settings()).engine)
     canary_job()  # nothing in service yet: nothing to decide, and no error
+
+
+def test_retention_runs_daily_once_across_replicas_and_not_when_off(store, tmp_path, monkeypatch):
+    settings = Settings(governance={"retention_schedule": "15 1 * * *"})
+    scheduler = build_scheduler(settings, store, BackgroundScheduler)
+    scheduler.start(paused=True)
+    job = scheduler.get_job(RETENTION_JOB_ID)
+    assert (job.next_run_time.hour, job.next_run_time.minute) == (1, 15)
+    scheduler.shutdown(wait=False)
+    kept_forever = Settings(governance={"retention_days": None})
+    assert RETENTION_JOB_ID not in {
+        job.id for job in build_scheduler(kept_forever, store).get_jobs()
+    }
+
+    monkeypatch.setenv("TUNELOOP_DATA_DIR", str(tmp_path))
+    local = open_store(Settings())
+    upgrade(local.engine)
+    day = datetime(2026, 11, 27, 1, 15, tzinfo=ZoneInfo("UTC"))
+    retention_job(now=day)
+    retention_job(now=day)  # a second replica, the same day
+    with local.session() as session:
+        audit = session.exec(select(AuditEvent).where(AuditEvent.action == "retention")).all()
+    assert len(audit) == 1 and audit[0].role == "system"

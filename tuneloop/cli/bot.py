@@ -9,6 +9,7 @@ from rich.table import Table
 from feedback.errors import SchemaOutOfDate
 from feedback.migrate import require_current_schema, upgrade
 from tuneloop.cli import app, console, fail, load_settings
+from tuneloop.logs import log_to_file
 from tuneloop.store import open_store
 
 
@@ -55,6 +56,7 @@ def serve(
     from tuneloop.serving import NoActiveModel, build_bot
 
     settings = load_settings()
+    log_to_file(settings.logs_dir)
     store = open_store(settings)
     try:
         require_current_schema(store.engine)

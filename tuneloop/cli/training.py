@@ -9,6 +9,7 @@ from rich.table import Table
 from feedback.errors import SchemaOutOfDate
 from feedback.migrate import require_current_schema
 from tuneloop.cli import app, console, fail, load_settings
+from tuneloop.logs import log_to_file
 from tuneloop.store import open_store
 
 models_app = typer.Typer(help="The model registry: list, promote, roll back.", no_args_is_help=True)
@@ -27,6 +28,7 @@ def nightly(
     from tuneloop.training import nightly_plan
 
     settings = load_settings()
+    log_to_file(settings.logs_dir)
     store = open_store(settings)
     try:
         require_current_schema(store.engine)
@@ -52,6 +54,7 @@ def scheduler() -> None:
     from tuneloop.scheduling import build_scheduler, next_run
 
     settings = load_settings()
+    log_to_file(settings.logs_dir)
     store = open_store(settings)
     try:
         require_current_schema(store.engine)
@@ -95,6 +98,7 @@ def models_promote(version_id: Annotated[int, typer.Argument(help="Version to ac
             version = activate(session, version_id)
         except UnknownModelVersion as exc:
             fail(exc)
+        _audit(session, "promote", version)
     console.print(f"active model  {version.name}")
 
 
@@ -109,4 +113,20 @@ def models_rollback() -> None:
             version = rollback(session)
         except UnknownModelVersion as exc:
             fail(exc)
+        _audit(session, "rollback", version)
     console.print(f"active model  {version.name}")
+
+
+def _audit(session, action: str, version) -> None:
+    from feedback import record_audit
+    from feedback.models import ActorRole
+    from tuneloop.cli.governance import cli_actor
+
+    record_audit(
+        session,
+        actor=cli_actor(),
+        role=ActorRole.admin,
+        action=action,
+        target=f"model_version:{version.id}",
+        details={"name": version.name},
+    )
