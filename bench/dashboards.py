@@ -22,13 +22,15 @@ from feedback.trust import rater_trust
 
 PAGES = {
     "trends": "",
-    "review": ", 'bench'",
+    "review": ", Staff('bench', ActorRole.operator)",
     "conversations": "",
-    "runs": "",
+    "runs": ", Staff('bench', ActorRole.operator)",
     "trust": "",
 }
 SCRIPT = """
+from dashboards.auth import Staff
 from feedback import Store, make_engine
+from feedback.models import ActorRole
 from dashboards.pages import {module}
 store = Store(make_engine({url!r}), pseudonym_key=b"bench-pseudonym-key-0123456")
 {module}.render(store{extra})

@@ -1,12 +1,10 @@
 """The OpenAI-compatible HTTP API: chat completions (streaming or not), regenerate, feedback."""
 
 import asyncio
-import json
 import logging
-import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -15,20 +13,14 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
+from bot.admin_api import Forget, admin_router
+from bot.completions import completion, completion_chunks
 from bot.engine import Engine, Generation, Sampling
 from bot.errors import install_error_handlers, require_api_key
-from bot.guard import (
-    CONTENT_FILTER,
-    Guard,
-    GuardReport,
-    Outcome,
-    Run,
-    Withheld,
-    attempt_sampling,
-)
+from bot.guard import Guard, GuardReport, Outcome, Withheld, attempt_sampling
 from bot.hotswap import ModelSlot
 from bot.metrics import BotMetrics
-from bot.prompt import Prompt
+from bot.rate_limits import RateLimits
 from bot.schemas import (
     ChatCompletionRequest,
     FeedbackRequest,
@@ -40,6 +32,7 @@ from bot.schemas import (
 from bot.turn_logger import TurnLogger
 from feedback import Store, check_follow_up, message_thread, record_feedback
 from feedback.columns import new_id
+from feedback.consent import withdraw_consent
 from feedback.errors import InvalidTurn
 from feedback.models import FeedbackKind, Message, Role, TurnCreate
 
@@ -56,12 +49,19 @@ def create_app(
     api_keys: list[str] | None = None,
     guard: Guard | None = None,
     on_signal: Callable[[], None] | None = None,
+    default_consent: bool = True,
+    limits: RateLimits | None = None,
+    admin_keys: list[str] | None = None,
+    forget: Forget | None = None,
 ) -> FastAPI:
     """The bot's API. Without a `logger`, turns are not logged (benchmarks compare the two).
 
     With a `guard`, answers are checked before they reach the user (see `bot.guard`).
     `on_signal` is called on every thumbs rating and every answer the guard withheld (the
-    composition root checks the canary after every few).
+    composition root checks the canary after every few). A new conversation may train the
+    bot if its request says so in `metadata.allow_data_use`, or else by `default_consent`.
+    `limits` caps each user's requests (429 over them). `forget(user_id, actor)` erases a
+    user for the admin API, which the `admin_keys` open.
     """
     app = FastAPI(title="tuneloop bot", summary="An OpenAI-compatible chat API that learns.")
     metrics = BotMetrics()
@@ -69,7 +69,16 @@ def create_app(
         for outcome in (Outcome.regenerated_clean, Outcome.fallback):
             metrics.guard_outcomes.labels(outcome=outcome.value)  # shown at 0 until one happens
     install_error_handlers(app)
+    app.include_router(admin_router(admin_keys=admin_keys or [], forget=forget))
     guarded = [Depends(require_api_key(api_keys or []))]
+
+    def admit_chat(user: str | None, connection: Request) -> None:
+        if limits is None:
+            return
+        # Requests without a user are stored as one "anonymous" user; their rate is kept per
+        # client address, so that one anonymous client cannot use up everyone's minute.
+        address = connection.client.host if connection.client else "unknown"
+        limits.admit_chat(user or f"{ANONYMOUS}@{address}")
 
     @app.middleware("http")
     async def count_requests(request: Request, call_next):
@@ -140,7 +149,7 @@ def create_app(
                 logger.log(turn)
 
         if stream:
-            chunks = _stream(engine, prompt, sampling, ids, guard, finish)
+            chunks = completion_chunks(engine, prompt, sampling, ids, guard, finish)
             return StreamingResponse(chunks, media_type="text/event-stream", headers=headers)
         if guard is None:
             generation, report = await run_in_threadpool(engine.generate, prompt, sampling), None
@@ -151,19 +160,25 @@ def create_app(
                 )
             )
         finish(generation, report)
-        return JSONResponse(_completion(engine.name, generation, ids, report), headers=headers)
+        return JSONResponse(completion(engine.name, generation, ids, report), headers=headers)
 
     @app.post("/v1/chat/completions", dependencies=guarded)
-    async def chat_completions(request: ChatCompletionRequest) -> Response:
-        conversation_id, follows = request.conversation_id, None
+    async def chat_completions(request: ChatCompletionRequest, connection: Request) -> Response:
+        admit_chat(request.user, connection)
+        conversation_id, follows, consent = request.conversation_id, None, request.training_consent
         if conversation_id is None:
             conversation_id = new_id()
             if logger is not None:
                 logger.start_conversation(
-                    conversation_id, user_id=request.user or ANONYMOUS, client="api"
+                    conversation_id,
+                    user_id=request.user or ANONYMOUS,
+                    client="api",
+                    training_consent=default_consent if consent is None else consent,
                 )
         else:
             follows = await run_in_threadpool(_check_follow_up, store, logger, request)
+            if consent is False:
+                await run_in_threadpool(_withdraw_consent, store, conversation_id)
         # This request's model to the end, even if a swap or a rollback happens meanwhile.
         engine = slot.route(key=request.user or str(conversation_id), version_id=follows)
         history = [message.model_dump() for message in request.messages]
@@ -178,8 +193,9 @@ def create_app(
         )
 
     @app.post("/v1/chat/regenerate", dependencies=guarded)
-    async def regenerate(request: RegenerateRequest) -> Response:
+    async def regenerate(request: RegenerateRequest, connection: Request) -> Response:
         """A new answer to the same context as `message_id`, logged as its sibling."""
+        admit_chat(request.user, connection)
         thread = await run_in_threadpool(_answer_thread, store, logger, request.message_id)
         engine = slot.route(
             key=request.user or str(thread[-1].conversation_id),
@@ -188,11 +204,14 @@ def create_app(
         await run_in_threadpool(
             _record,
             store,
+            limits,
             message_id=request.message_id,
             kind=FeedbackKind.regenerate,
             user_id=request.user or ANONYMOUS,
         )
         metrics.feedback.labels(kind=FeedbackKind.regenerate.value).inc()
+        if request.training_consent is False:
+            await run_in_threadpool(_withdraw_consent, store, thread[-1].conversation_id)
         return await respond(
             engine,
             [{"role": m.role.value, "content": m.content} for m in thread[:-1]],
@@ -210,6 +229,7 @@ def create_app(
         event = await run_in_threadpool(
             _record,
             store,
+            limits,
             message_id=request.message_id,
             kind=request.kind,
             value=request.value,
@@ -283,116 +303,6 @@ def _turn(
     )
 
 
-def _usage(generation: Generation) -> dict[str, int]:
-    return {
-        "prompt_tokens": generation.prompt_tokens,
-        "completion_tokens": generation.completion_tokens,
-        "total_tokens": generation.prompt_tokens + generation.completion_tokens,
-    }
-
-
-def _extension(ids: TuneloopIds, report: GuardReport | None) -> dict[str, Any]:
-    """The response's `tuneloop` field: the ids, and what the guard did when there is one."""
-    guard = {"guard": report.as_dict()} if report is not None else {}
-    return ids.model_dump(mode="json") | guard
-
-
-def _completion(
-    model: str, generation: Generation, ids: TuneloopIds, report: GuardReport | None
-) -> dict[str, Any]:
-    return {
-        "id": f"chatcmpl-{ids.message_id}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": generation.text},
-                "finish_reason": generation.finish_reason,
-            }
-        ],
-        "usage": _usage(generation),
-        "tuneloop": _extension(ids, report),
-    }
-
-
-async def _stream(
-    engine: Engine,
-    prompt: Prompt,
-    sampling: Sampling,
-    ids: TuneloopIds,
-    guard: Guard | None,
-    finish: Callable[[Generation, GuardReport | None], None],
-) -> AsyncIterator[str]:
-    """Server-sent events in OpenAI's chunk format; the model runs in a worker thread."""
-    loop = asyncio.get_running_loop()
-    base = {
-        "id": f"chatcmpl-{ids.message_id}",
-        "object": "chat.completion.chunk",
-        "created": int(time.time()),
-        "model": engine.name,
-    }
-
-    def chunk(delta: dict[str, str], finish_reason: str | None = None, **extra: Any) -> str:
-        choice = {"index": 0, "delta": delta, "finish_reason": finish_reason}
-        return f"data: {json.dumps(base | {'choices': [choice]} | extra)}\n\n"
-
-    def start(attempt: int) -> Run:
-        return _run(loop, engine, prompt, attempt_sampling(sampling, attempt))
-
-    yield chunk({"role": "assistant", "content": ""}, tuneloop=ids.model_dump(mode="json"))
-    started = time.perf_counter()
-    report = GuardReport()
-    if guard is None:
-        run = start(0)
-        texts, report.generation = run.pieces, run.generation
-    else:
-        texts = guard.stream(start, report)
-    shown = ""
-    async for text in texts:
-        shown += text
-        yield chunk({"content": text})
-    if report.generation is None:  # stopped by the guard: the model may still be writing
-        generation = Generation(
-            text=shown.strip(),
-            prompt_tokens=len(prompt.token_ids),
-            completion_tokens=0,
-            finish_reason=CONTENT_FILTER,
-            latency_ms=(time.perf_counter() - started) * 1000,
-            dropped_messages=prompt.dropped_messages,
-        )
-    else:
-        generation = await report.generation
-    finish(generation, report if guard else None)
-    extra = {"tuneloop": _extension(ids, report)} if guard else {}
-    yield chunk({}, generation.finish_reason, usage=_usage(generation), **extra)
-    yield "data: [DONE]\n\n"
-
-
-def _run(
-    loop: asyncio.AbstractEventLoop, engine: Engine, prompt: Prompt, sampling: Sampling
-) -> Run:
-    """Start generating in a worker thread; the pieces arrive on the event loop."""
-    pieces: asyncio.Queue[str | None] = asyncio.Queue()
-    stop = threading.Event()
-    work = loop.run_in_executor(
-        None,
-        engine.generate,
-        prompt,
-        sampling,
-        lambda text: loop.call_soon_threadsafe(pieces.put_nowait, text),
-        stop,
-    )
-    work.add_done_callback(lambda _: pieces.put_nowait(None))
-
-    async def decoded() -> AsyncIterator[str]:
-        while (piece := await pieces.get()) is not None:
-            yield piece
-
-    return Run(decoded(), work, stop)
-
-
 def _check_follow_up(
     store: Store, logger: TurnLogger | None, request: ChatCompletionRequest
 ) -> int | None:
@@ -416,6 +326,16 @@ def _answer_thread(store: Store, logger: TurnLogger | None, message_id: uuid.UUI
     return thread
 
 
-def _record(store: Store, **fields: Any):
+def _record(store: Store, limits: RateLimits | None, **fields: Any):
+    """Store a feedback event, if the user's daily cap has room for it (else nothing)."""
     with store.session() as session:
+        if limits is not None:
+            limits.admit_feedback(
+                session, user_id=fields["user_id"], idempotency_key=fields.get("idempotency_key")
+            )
         return record_feedback(session, **fields)
+
+
+def _withdraw_consent(store: Store, conversation_id: uuid.UUID) -> None:
+    with store.session() as session:
+        withdraw_consent(session, conversation_id=conversation_id)

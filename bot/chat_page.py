@@ -1,4 +1,5 @@
-"""The end users' chat page (Streamlit): streamed answers, ratings, regenerate, corrections."""
+"""The end users' chat page (Streamlit): streamed answers, ratings, regenerate, corrections,
+and the user's consent to training."""
 
 import uuid
 
@@ -7,10 +8,18 @@ import streamlit as st
 from bot.client import Answer, BotClient, BotError
 
 THUMBS = {0: -1, 1: 1}  # st.feedback("thumbs") index -> stored value
+CONSENT_LABEL = "Let my conversations improve the bot"
+CONSENT_HELP = (
+    "On: your conversations and your ratings of them may be used to train the bot. Off: they "
+    "are only used to answer you. Turned off during a conversation, it covers the whole "
+    "conversation from your next message on; turned back on, it applies to your next "
+    "conversation (reload the page)."
+)
 
 
-def render_chat_page(client: BotClient, *, title: str) -> None:
+def render_chat_page(client: BotClient, *, title: str, default_consent: bool = True) -> None:
     st.title(title)
+    consent = st.toggle(CONSENT_LABEL, value=default_consent, key="consent", help=CONSENT_HELP)
     state = st.session_state
     state.setdefault("turns", [])  # [{"question": str, "answer": Answer}]
     state.setdefault("sent", {})  # (message id, kind) -> last value sent, so reruns send nothing
@@ -20,7 +29,9 @@ def render_chat_page(client: BotClient, *, title: str) -> None:
             st.markdown(turn["question"])
         with st.chat_message("assistant"):
             st.markdown(turn["answer"].text or "_(no answer)_")
-            _feedback_controls(client, turn["answer"], last=index == len(state.turns) - 1)
+            _feedback_controls(
+                client, turn["answer"], last=index == len(state.turns) - 1, consent=consent
+            )
 
     if question := st.chat_input("Ask about orders, returns, shipping, opening hours…"):
         with st.chat_message("user"):
@@ -32,6 +43,7 @@ def render_chat_page(client: BotClient, *, title: str) -> None:
                     [*_history(state.turns), {"role": "user", "content": question}],
                     conversation_id=previous.conversation_id if previous else None,
                     parent_id=previous.message_id if previous else None,
+                    allow_data_use=consent,
                 )
                 st.write_stream(stream)
             except (BotError, OSError) as exc:
@@ -41,7 +53,7 @@ def render_chat_page(client: BotClient, *, title: str) -> None:
         st.rerun()
 
 
-def _feedback_controls(client: BotClient, answer: Answer, *, last: bool) -> None:
+def _feedback_controls(client: BotClient, answer: Answer, *, last: bool, consent: bool) -> None:
     thumbs, stars, regenerate, correct, flag = st.columns([2, 3, 2, 3, 2])
     with thumbs:
         choice = st.feedback("thumbs", key=f"thumbs-{answer.message_id}")
@@ -53,7 +65,11 @@ def _feedback_controls(client: BotClient, answer: Answer, *, last: bool) -> None
             _send(client, answer, "stars", value=choice + 1)
     with regenerate:
         if last and st.button("Regenerate", key=f"regenerate-{answer.message_id}"):
-            new = client.regenerate(answer.message_id)
+            try:
+                new = client.regenerate(answer.message_id, allow_data_use=consent)
+            except (BotError, OSError) as exc:
+                st.error(f"The bot could not answer again: {exc}")
+                return
             st.session_state.turns[-1]["answer"] = new
             st.rerun()
     with (

@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,12 @@ class AnswerStream:
 
 
 class BotClient:
+    """Each call raises `BotError` when the bot refuses it or cannot be reached.
+
+    `allow_data_use` is the user's training consent, sent as OpenAI's metadata on each request
+    (None: the bot's default). A "no" keeps the conversation out of training from then on.
+    """
+
     def __init__(
         self, base_url: str, *, api_key: str | None = None, user: str, timeout: float = 120
     ) -> None:
@@ -66,15 +73,18 @@ class BotClient:
         *,
         conversation_id: uuid.UUID | None = None,
         parent_id: uuid.UUID | None = None,
+        allow_data_use: bool | None = None,
         **sampling: Any,
     ) -> Answer:
-        completion = self._openai.chat.completions.create(
-            model="tuneloop",
-            messages=list(messages),
-            user=self.user,
-            extra_body=_thread(conversation_id, parent_id),
-            **sampling,
-        )
+        with _refusals():
+            completion = self._openai.chat.completions.create(
+                model="tuneloop",
+                messages=list(messages),
+                user=self.user,
+                metadata=_consent(allow_data_use) or openai.omit,
+                extra_body=_thread(conversation_id, parent_id),
+                **sampling,
+            )
         text = completion.choices[0].message.content or ""
         return Answer.from_ids(text, completion.model_extra["tuneloop"])
 
@@ -84,20 +94,27 @@ class BotClient:
         *,
         conversation_id: uuid.UUID | None = None,
         parent_id: uuid.UUID | None = None,
+        allow_data_use: bool | None = None,
         **sampling: Any,
     ) -> AnswerStream:
-        chunks = self._openai.chat.completions.create(
-            model="tuneloop",
-            messages=list(messages),
-            user=self.user,
-            stream=True,
-            extra_body=_thread(conversation_id, parent_id),
-            **sampling,
-        )
+        with _refusals():
+            chunks = self._openai.chat.completions.create(
+                model="tuneloop",
+                messages=list(messages),
+                user=self.user,
+                stream=True,
+                metadata=_consent(allow_data_use) or openai.omit,
+                extra_body=_thread(conversation_id, parent_id),
+                **sampling,
+            )
         return AnswerStream(chunks)
 
-    def regenerate(self, message_id: uuid.UUID, **sampling: Any) -> Answer:
+    def regenerate(
+        self, message_id: uuid.UUID, *, allow_data_use: bool | None = None, **sampling: Any
+    ) -> Answer:
         body = {"message_id": str(message_id), "user": self.user, **sampling}
+        if metadata := _consent(allow_data_use):
+            body["metadata"] = metadata
         payload = self._post("/v1/chat/regenerate", body)
         return Answer.from_ids(payload["choices"][0]["message"]["content"], payload["tuneloop"])
 
@@ -121,7 +138,10 @@ class BotClient:
         return self._post("/v1/feedback", body)
 
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        response = self._http.post(path, json=body)
+        try:
+            response = self._http.post(path, json=body)
+        except httpx.TransportError as exc:
+            raise BotError(f"the bot cannot be reached: {exc}") from exc
         if response.is_error:
             message = response.json().get("error", {}).get("message", response.text)
             raise BotError(f"{response.status_code}: {message}")
@@ -130,6 +150,23 @@ class BotClient:
 
 class BotError(RuntimeError):
     """The bot refused a request; the message is the bot's own explanation."""
+
+
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """The `openai` client's errors as `BotError`s, with the bot's own message."""
+    try:
+        yield
+    except openai.APIStatusError as exc:
+        body = exc.body if isinstance(exc.body, dict) else {}  # the API's "error" object
+        message = body.get("message", exc.message)
+        raise BotError(f"{exc.status_code}: {message}") from exc
+    except openai.APIConnectionError as exc:
+        raise BotError(f"the bot cannot be reached: {exc}") from exc
+
+
+def _consent(allow_data_use: bool | None) -> dict[str, str] | None:
+    return None if allow_data_use is None else {"allow_data_use": str(allow_data_use).lower()}
 
 
 def _thread(conversation_id: uuid.UUID | None, parent_id: uuid.UUID | None) -> dict[str, str]:

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 
+from bot.rate_limits import RateLimited
 from feedback.errors import IdempotencyConflict
 
 _bearer = HTTPBearer(auto_error=False)
@@ -36,6 +37,12 @@ def install_error_handlers(app: FastAPI) -> None:
     async def conflict(_: Request, exc: IdempotencyConflict) -> JSONResponse:
         return error_response(409, str(exc), "conflict_error")
 
+    @app.exception_handler(RateLimited)
+    async def rate_limited(_: Request, exc: RateLimited) -> JSONResponse:
+        response = error_response(429, str(exc), "rate_limit_error")
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
     @app.exception_handler(LookupError)
     async def not_found(_: Request, exc: LookupError) -> JSONResponse:
         return error_response(404, str(exc), "not_found_error")
@@ -51,14 +58,18 @@ def install_error_handlers(app: FastAPI) -> None:
         return response
 
 
-def require_api_key(keys: list[str]) -> Callable:
-    """A dependency that lets a request in only with one of `keys` as its Bearer token."""
+def require_api_key(keys: list[str], *, closed: str | None = None) -> Callable:
+    """A dependency that lets a request in only with one of `keys` as its Bearer token, and
+    returns that token. Without keys every request is let in (None), or, given `closed`,
+    refused with 403 and that message."""
 
     async def check(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    ) -> None:
+    ) -> str | None:
         if not keys:
-            return
+            if closed is not None:
+                raise HTTPException(403, closed)
+            return None
         given = credentials.credentials if credentials else ""
         if not any(hmac.compare_digest(given.encode(), key.encode()) for key in keys):
             raise HTTPException(
@@ -66,5 +77,6 @@ def require_api_key(keys: list[str]) -> Callable:
                 "a valid API key is required: Authorization: Bearer <key>",
                 headers={"WWW-Authenticate": "Bearer"},
             )
+        return given
 
     return check

@@ -5,6 +5,7 @@ import queue
 import threading
 import uuid
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 from sqlmodel import Session
 
@@ -12,6 +13,13 @@ from feedback import Store, log_turns, start_conversation
 from feedback.models import TurnCreate
 
 log = logging.getLogger(__name__)
+
+
+class ConversationStart(NamedTuple):
+    conversation_id: uuid.UUID
+    user_id: str
+    client: str
+    training_consent: bool
 
 
 class TurnLogger:
@@ -31,12 +39,15 @@ class TurnLogger:
         self._store = store
         self._score_sentiment = score_sentiment
         self._max_batch = max_batch
-        self._queue: queue.Queue[TurnCreate | tuple[uuid.UUID, str, str] | None] = queue.Queue()
+        self._queue: queue.Queue[TurnCreate | ConversationStart | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="turn-logger", daemon=True)
         self._thread.start()
 
-    def start_conversation(self, conversation_id: uuid.UUID, *, user_id: str, client: str) -> None:
-        self._queue.put((conversation_id, user_id, client))
+    def start_conversation(
+        self, conversation_id: uuid.UUID, *, user_id: str, client: str, training_consent: bool
+    ) -> None:
+        """Queue a new conversation; `training_consent` says whether it may train the bot."""
+        self._queue.put(ConversationStart(conversation_id, user_id, client, training_consent))
 
     def log(self, turn: TurnCreate) -> None:
         self._queue.put(turn)
@@ -74,12 +85,12 @@ class TurnLogger:
         for turn, score in zip(unscored, scores, strict=True):
             turn.prompt_sentiment = score
 
-    def _write(self, batch: list[TurnCreate | tuple[uuid.UUID, str, str]]) -> None:
+    def _write(self, batch: list[TurnCreate | ConversationStart]) -> None:
         self._add_sentiment([entry for entry in batch if isinstance(entry, TurnCreate)])
         with self._store.session() as session:
             try:
                 for entry in batch:
-                    if isinstance(entry, tuple):
+                    if isinstance(entry, ConversationStart):
                         _write_entry(session, entry)
                 log_turns(session, [entry for entry in batch if isinstance(entry, TurnCreate)])
             except Exception:
@@ -91,12 +102,18 @@ class TurnLogger:
                         _write_entry(session, entry)
                     except Exception:
                         session.rollback()
-                        log.exception("could not log %r", entry)
+                        log.exception("could not log %s", _describe(entry))
 
 
-def _write_entry(session: Session, entry: TurnCreate | tuple[uuid.UUID, str, str]) -> None:
+def _write_entry(session: Session, entry: TurnCreate | ConversationStart) -> None:
     if isinstance(entry, TurnCreate):
         log_turns(session, [entry])
     else:
-        conversation_id, user_id, client = entry
-        start_conversation(session, user_id=user_id, client=client, conversation_id=conversation_id)
+        start_conversation(session, **entry._asdict())
+
+
+def _describe(entry: TurnCreate | ConversationStart) -> str:
+    """Ids only: logs must hold no user's text or id (erasure cannot reach every log sink)."""
+    if isinstance(entry, TurnCreate):
+        return f"the turn {entry.answer_id} of conversation {entry.conversation_id}"
+    return f"the start of conversation {entry.conversation_id}"

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from feedback.models import (
+    AuditEvent,
     CanaryDecision,
     CanaryOutcome,
     Conversation,
@@ -176,3 +177,9 @@ def latest_rollback(session: Session, *, since: datetime) -> CanaryDecision | No
 
 def version_names(session: Session) -> dict[int, str]:
     return dict(session.exec(select(ModelVersion.id, ModelVersion.name)).all())
+
+
+def audit_actions(session: Session) -> list[str]:
+    """Every action the audit trail holds, for its filter."""
+    query = select(AuditEvent.action).distinct().order_by(AuditEvent.action)
+    return list(session.exec(query).all())

@@ -14,13 +14,19 @@ BUSY_TIMEOUT_S = 30
 
 
 def make_engine(url: str | sa.URL, *, echo: bool = False) -> sa.Engine:
-    """An engine for any SQLAlchemy URL; SQLite gets WAL, a busy timeout and foreign keys."""
+    """An engine for any SQLAlchemy URL; SQLite gets WAL, a busy timeout and foreign keys.
+
+    Errors never quote the statement's parameters: they are users' texts, and a logged
+    traceback must not carry them (erasure cannot reach every log sink).
+    """
     url = sa.make_url(url)
     if url.get_backend_name() != "sqlite":
-        return sa.create_engine(url, echo=echo, pool_pre_ping=True)
+        return sa.create_engine(url, echo=echo, pool_pre_ping=True, hide_parameters=True)
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, echo=echo, connect_args={"timeout": BUSY_TIMEOUT_S})
+    engine = sa.create_engine(
+        url, echo=echo, hide_parameters=True, connect_args={"timeout": BUSY_TIMEOUT_S}
+    )
     sa.event.listen(engine, "connect", _configure_sqlite)
     return engine
 

@@ -2,19 +2,23 @@
 canary checks after rated answers, the API app."""
 
 from collections.abc import Sequence
+from typing import Any
 
 from fastapi import FastAPI
 
+from bot.admin_api import Forget
 from bot.api import create_app
 from bot.engine import Engine, Sampling
 from bot.guard import Flagger, Guard
 from bot.hotswap import ModelSlot
+from bot.rate_limits import RateLimits
 from bot.turn_logger import TurnLogger
 from feedback import Store, active_model_version
-from feedback.models import ModelVersion
+from feedback.models import ActorRole, ModelVersion
 from trainer.sentiment import score_sentiment
 from tuneloop.canary import CanaryTrigger, canary_plan, check_canary
-from tuneloop.settings import BotSettings, Settings
+from tuneloop.governance import forget_user
+from tuneloop.settings import BotSettings, GovernanceSettings, Settings
 
 
 class NoActiveModel(LookupError):
@@ -65,6 +69,27 @@ def build_guard(settings: Settings, flag: Flagger | None = None) -> Guard | None
     return Guard(flag, settings.bot.guard_fallback)
 
 
+def rate_limits(governance: GovernanceSettings, store: Store) -> RateLimits:
+    """The per-user limits of the governance section."""
+    return RateLimits(
+        store,
+        chat_requests_per_minute=governance.chat_requests_per_minute,
+        feedback_events_per_day=governance.feedback_events_per_day,
+    )
+
+
+def admin_erasure(settings: Settings, store: Store, logger: TurnLogger) -> Forget:
+    """`forget(user_id, actor)` for the admin API: an admin's erasure, with the user's turns
+    still queued for the store written first, so that none lands after it."""
+
+    def forget(user_id: str, actor: str) -> dict[str, Any]:
+        logger.flush()
+        report = forget_user(settings, store, user_id, actor=actor, role=ActorRole.admin)
+        return report.as_dict()
+
+    return forget
+
+
 def build_bot(
     settings: Settings, store: Store, *, flag: Flagger | None = None
 ) -> tuple[FastAPI, ModelSlot, TurnLogger]:
@@ -72,7 +97,9 @@ def build_bot(
     share of conversations, logging turns, and checking the canary after every
     `canary.check_every` rated answers (acting on a decision at once).
 
-    `flag` replaces the configured flagger of the serving guard (when the guard is on).
+    `flag` replaces the configured flagger of the serving guard (when the guard is on). The
+    governance section sets the default training consent, the per-user rate limits and the
+    admin API's keys (DELETE /v1/users/{user_id}/data).
     """
     with store.session() as session:
         version = active_model_version(session)
@@ -105,5 +132,9 @@ def build_bot(
         on_signal=None
         if pinned
         else CanaryTrigger(check_and_swap, every=settings.canary.check_every),
+        default_consent=settings.governance.default_consent,
+        limits=rate_limits(settings.governance, store),
+        admin_keys=[key.get_secret_value() for key in settings.governance.admin_api_keys],
+        forget=admin_erasure(settings, store, logger),
     )
     return app, slot, logger

@@ -2,15 +2,17 @@
 
 import streamlit as st
 
+from dashboards import actions
+from dashboards.auth import Staff
 from dashboards.cache import cached
 from dashboards.queries import feedback_on, review_queue
 from dashboards.similar import similar_conversations
-from feedback import Store, record_review
+from feedback import Store
 from feedback.models import FeedbackKind, Message
 from feedback.similarity import Embed
 
 
-def render(store: Store, operator: str, embed: Embed | None = None) -> None:
+def render(store: Store, staff: Staff, embed: Embed | None = None) -> None:
     """`embed` (texts -> unit vectors) lets each item show conversations similar in meaning."""
     st.title("Review queue")
     st.caption(
@@ -24,7 +26,7 @@ def render(store: Store, operator: str, embed: Embed | None = None) -> None:
             return
         for answer in queue:
             question = session.get(Message, answer.parent_id) if answer.parent_id else None
-            _review_card(store, operator, answer, question, feedback_on(session, answer.id))
+            _review_card(store, staff, answer, question, feedback_on(session, answer.id))
             if embed is not None and question is not None:
                 _similar(store, question, embed)
 
@@ -41,7 +43,7 @@ def _similar(store: Store, question: Message, embed: Embed) -> None:
             st.dataframe(found, hide_index=True, width="stretch")
 
 
-def _review_card(store: Store, operator: str, answer: Message, question, events) -> None:
+def _review_card(store: Store, staff: Staff, answer: Message, question, events) -> None:
     flagged = any(event.kind == FeedbackKind.flag for event in events)
     withheld = answer.guard_flags is not None
     mark = "🚩 " if flagged else "🛡️ " if withheld else ""
@@ -56,18 +58,17 @@ def _review_card(store: Store, operator: str, answer: Message, question, events)
             left, right = st.columns([4, 1])
             left.caption(f"{event.kind.value} {detail} · {event.created_at:%Y-%m-%d %H:%M}")
             if right.button("Exclude", key=f"exclude-{event.id}", help="Keep it out of training"):
-                _review(store, answer, operator, action="exclude", feedback_id=event.id)
+                _review(store, staff, answer, action="exclude", feedback_id=event.id)
         note = st.text_input("Note", key=f"note-{answer.id}")
         corrected = st.text_area("Corrected answer", key=f"correct-text-{answer.id}")
         approve, correct = st.columns(2)
         if approve.button("Approve", key=f"approve-{answer.id}"):
-            _review(store, answer, operator, action="approve", note=note)
+            _review(store, staff, answer, action="approve", note=note)
         if correct.button("Save correction", key=f"correct-{answer.id}", disabled=not corrected):
-            _review(store, answer, operator, action="correct", corrected_text=corrected, note=note)
+            _review(store, staff, answer, action="correct", corrected_text=corrected, note=note)
 
 
-def _review(store: Store, answer: Message, operator: str, **review) -> None:
-    with store.session() as session:
-        record_review(session, message_id=answer.id, reviewer=operator, **review)
+def _review(store: Store, staff: Staff, answer: Message, **review) -> None:
+    actions.review(store, staff, message_id=answer.id, **review)
     st.toast(f"{review['action']} recorded")
     st.rerun()

@@ -3,12 +3,15 @@
 import pandas as pd
 import streamlit as st
 
+from dashboards import actions
+from dashboards.auth import Staff
 from dashboards.queries import training_runs
-from feedback import Store, activate, list_versions, rollback
+from dashboards.rights import EXPLANATION, NotAllowed, allowed
+from feedback import Store, list_versions
 from feedback.errors import UnknownModelVersion
 
 
-def render(store: Store) -> None:
+def render(store: Store, staff: Staff) -> None:
     st.title("Training runs")
     with store.session() as session:
         runs = training_runs(session)
@@ -39,7 +42,7 @@ def render(store: Store) -> None:
         )
         run = st.selectbox("Details of run", runs, format_func=lambda r: f"run {r.id}", key="run")
         _details(run)
-    _registry(store)
+    _registry(store, staff)
 
 
 def _details(run) -> None:
@@ -61,7 +64,7 @@ def _details(run) -> None:
         st.json(run.steps)
 
 
-def _registry(store: Store) -> None:
+def _registry(store: Store, staff: Staff) -> None:
     st.subheader("Model versions")
     with store.session() as session:
         versions = list_versions(session)
@@ -78,17 +81,21 @@ def _registry(store: Store) -> None:
         hide_index=True,
         width="stretch",
     )
+    admin = allowed(staff, "promote")
+    if not admin:
+        st.info(f"Promoting and rolling back: {EXPLANATION}")
     target = st.selectbox("Version", versions, format_func=lambda v: v.name, key="promote_pick")
-    sure = st.checkbox("I am sure: the bot switches models within seconds", key="confirm")
+    sure = st.checkbox(
+        "I am sure: the bot switches models within seconds", key="confirm", disabled=not admin
+    )
     promote, roll_back = st.columns(2)
+    why = None if admin else EXPLANATION
     try:
-        if promote.button("Promote", disabled=not sure):
-            with store.session() as session:
-                activate(session, target.id)
+        if promote.button("Promote", disabled=not (admin and sure), help=why):
+            actions.promote(store, staff, target.id)
             st.success(f"{target.name} is now active")
-        if roll_back.button("Roll back", disabled=not sure):
-            with store.session() as session:
-                previous = rollback(session)
+        if roll_back.button("Roll back", disabled=not (admin and sure), help=why):
+            previous = actions.roll_back(store, staff)
             st.success(f"{previous.name} is active again")
-    except UnknownModelVersion as exc:
+    except (UnknownModelVersion, NotAllowed) as exc:
         st.error(str(exc))

@@ -14,6 +14,7 @@ class ActorRole(StrEnum):
     operator = "operator"  # reviews and corrects
     admin = "admin"  # also promotes, rolls back, erases and changes settings
     system = "system"  # scheduled jobs: retention
+    visitor = "visitor"  # not logged in: a failed login
 
 
 class AuditEvent(SQLModel, table=True):

@@ -6,7 +6,7 @@ import pytest
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
-from feedback.models import FeedbackEvent, FeedbackKind, Message, Role
+from feedback.models import Conversation, FeedbackEvent, FeedbackKind, Message, Role
 
 CHAT_APP = Path(__file__).parents[2] / "tuneloop" / "chat_app.py"
 
@@ -74,3 +74,53 @@ def test_regenerate_and_correction_reach_the_store(page, live_bot):
     [correction] = events(live_bot, FeedbackKind.correction)
     assert correction.text.startswith("Strandgaten 12")
     assert correction.message_id != first.id  # the regenerated answer is the one on screen
+
+
+def consents(bot):
+    bot.logger.flush()
+    with bot.store.session() as session:
+        return [c.training_consent for c in session.exec(select(Conversation)).all()]
+
+
+def test_the_consent_toggle_is_visible_and_on_by_default(page, live_bot):
+    [toggle] = page.toggle
+    assert toggle.label == "Let my conversations improve the bot" and toggle.value is True
+    page.chat_input[0].set_value("Do you sell gift cards?").run()
+    assert consents(live_bot) == [True]
+
+
+def test_a_conversation_with_the_toggle_off_never_trains_the_bot(page, live_bot):
+    page.toggle[0].set_value(False).run()
+    page.chat_input[0].set_value("Do you sell gift cards?").run()
+    assert not page.exception
+    assert consents(live_bot) == [False]
+
+
+def test_turning_the_toggle_off_mid_conversation_withdraws_its_consent(page, live_bot):
+    page.chat_input[0].set_value("Do you sell gift cards?").run()
+    assert consents(live_bot) == [True]
+    page.toggle[0].set_value(False).run()
+    page.chat_input[0].set_value("And can I return one?").run()
+    assert len(page.chat_message) == 4
+    assert consents(live_bot) == [False]
+
+
+def test_the_toggle_starts_at_the_configured_default(live_bot, monkeypatch):
+    monkeypatch.setenv("TUNELOOP_BOT__API_URL", live_bot.url)
+    monkeypatch.setenv("TUNELOOP_GOVERNANCE__DEFAULT_CONSENT", "false")
+    page = AppTest.from_file(str(CHAT_APP), default_timeout=60).run()
+    assert page.toggle[0].value is False
+
+
+def test_a_refused_question_is_shown_as_an_error_not_a_crash(governed_bot, monkeypatch):
+    with governed_bot(chat_requests_per_minute=1) as bot:
+        monkeypatch.setenv("TUNELOOP_BOT__API_URL", bot.url)
+        page = AppTest.from_file(str(CHAT_APP), default_timeout=60).run()
+        page.chat_input[0].set_value("Do you sell gift cards?").run()
+        page.chat_input[0].set_value("And can I return one?").run()
+        assert not page.exception
+        [error] = page.error
+        assert "429" in error.value and "retry in" in error.value
+        [answer] = answers(bot)
+        page.button(key=f"regenerate-{answer.id}").click().run()
+        assert not page.exception and "429" in page.error[0].value

@@ -1,8 +1,7 @@
 """Every dashboard page headless with AppTest, on a seeded store and on an empty one."""
 
-from pathlib import Path
+import json
 
-import pytest
 import streamlit as st
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
@@ -10,13 +9,11 @@ from streamlit.testing.v1 import AppTest
 from dashboards.auth import hash_password
 from feedback import Store, active_model_version, log_turn, make_engine, start_conversation
 from feedback.migrate import upgrade
-from feedback.models import OperatorReview, ReviewAction
+from feedback.models import ActorRole, Message, OperatorReview, ReviewAction
 from feedback.rollups import save_rater_trust
 from feedback.trust import rater_trust
 from tests.conftest import PSEUDONYM_KEY
-from tests.dashboards.conftest import page
-
-DASHBOARD_APP = Path(__file__).parents[2] / "tuneloop" / "dashboard_app.py"
+from tests.dashboards.conftest import AS_ADMIN, AS_OPERATOR, audit_rows, page
 
 
 def metric(app: AppTest, label: str) -> str:
@@ -42,9 +39,10 @@ def test_an_empty_store_shows_what_to_do_not_an_error(sqlite_url):
     st.cache_data.clear()
     for module, extra, hint in (
         ("trends", "", "No answers"),
-        ("review", ", 'Ada'", "Nothing to review"),
+        ("review", AS_OPERATOR, "Nothing to review"),
         ("conversations", "", "No conversations"),
-        ("runs", "", "No training run yet"),
+        ("runs", AS_OPERATOR, "No training run yet"),
+        ("audit", "", "No audit rows yet"),
         ("trust", "", "No trust computed yet"),
         ("tuning", "", "No tuning study yet"),
     ):
@@ -60,7 +58,7 @@ def reviews(store):
 
 
 def test_the_review_queue_puts_flags_first_and_records_every_action(seeded_store):
-    app = page(seeded_store, "review", ", 'Ada'")
+    app = page(seeded_store, "review", AS_OPERATOR)
     assert not app.exception
     assert app.markdown[0].value.startswith("🚩")
     first_answer = app.markdown[1].value
@@ -80,6 +78,18 @@ def test_the_review_queue_puts_flags_first_and_records_every_action(seeded_store
     [correction] = [r for r in reviews(seeded_store) if r.action == ReviewAction.correct]
     assert correction.corrected_text == "It ships tomorrow morning."
 
+    # Each decision is an audit row too: who, as what, on which ids, never the texts.
+    rows = audit_rows(seeded_store)
+    assert [row.action for row in rows] == ["correct", "exclude", "approve"]
+    assert {(row.actor, row.role) for row in rows} == {("Ada", ActorRole.operator)}
+    assert rows[0].target == answer_id and rows[1].details["feedback_id"] == str(
+        excluded[0].feedback_id
+    )
+    with seeded_store.session() as session:
+        texts = {m.content for m in session.exec(select(Message)) if m.content}
+    recorded = json.dumps([row.model_dump(mode="json") for row in rows])
+    assert not any(text in recorded for text in {*texts, correction.corrected_text})
+
 
 def test_the_review_queue_shows_what_the_guard_withheld_with_its_flags(seeded_store):
     with seeded_store.session() as session:
@@ -94,7 +104,7 @@ def test_the_review_queue_shows_what_the_guard_withheld_with_its_flags(seeded_st
             answer="Pay now, you cheapskate.",
             guard_flags=["toxicity", "insult"],
         )
-    app = page(seeded_store, "review", ", 'Ada'")
+    app = page(seeded_store, "review", AS_OPERATOR)
     assert not app.exception
     assert app.markdown[0].value.startswith("🚩")  # the users' flags still come first
     [card] = [i for i, m in enumerate(app.markdown) if m.value.startswith("🛡️")]
@@ -113,7 +123,7 @@ def test_a_review_item_shows_conversations_similar_in_meaning(seeded_store):
     app = page(
         seeded_store,
         "review",
-        ", 'Ada', embed=load_embedder().embed",
+        AS_OPERATOR + ", embed=load_embedder().embed",
         setup="from trainer.embeddings import load_embedder",
     )
     assert not app.exception
@@ -144,7 +154,7 @@ def test_conversations_can_be_searched_and_read_with_ratings(seeded_store):
 
 
 def test_promote_needs_a_confirmation_and_rollback_restores(seeded_store):
-    app = page(seeded_store, "runs")
+    app = page(seeded_store, "runs", AS_ADMIN)
     assert app.button[0].label == "Promote" and app.button[0].disabled
     app.selectbox(key="promote_pick").select_index(0).run()
     app.checkbox(key="confirm").check().run()
@@ -168,19 +178,6 @@ def test_rater_trust_lists_the_least_trusted_first(seeded_store):
     assert not app.exception
     weights = list(app.dataframe[0].value["weight"])
     assert weights == sorted(weights) and len(weights) >= 4
-
-
-@pytest.fixture
-def dashboard(seeded_store, monkeypatch):
-    def open_with(password_hash: str | None) -> AppTest:
-        monkeypatch.setenv("TUNELOOP_STORE__URL", seeded_store.engine.url.render_as_string(False))
-        monkeypatch.setenv("TUNELOOP_STORE__PSEUDONYM_KEY", PSEUDONYM_KEY.decode())
-        if password_hash:
-            monkeypatch.setenv("TUNELOOP_DASHBOARDS__OPERATOR_PASSWORD_HASH", password_hash)
-        st.cache_resource.clear()
-        return AppTest.from_file(str(DASHBOARD_APP), default_timeout=60).run()
-
-    return open_with
 
 
 def test_the_dashboard_is_closed_without_a_password_hash(dashboard):

@@ -30,6 +30,7 @@ def upgrade() -> None:
                 "operator",
                 "admin",
                 "system",
+                "visitor",
                 name="actorrole",
                 native_enum=False,
                 create_constraint=True,
