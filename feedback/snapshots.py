@@ -3,6 +3,7 @@
 import hashlib
 import json
 import random
+import uuid
 from datetime import datetime
 from pathlib import Path
 
@@ -34,6 +35,21 @@ def latest_snapshot(session: Session) -> DatasetSnapshot | None:
 def load_rows(path: Path) -> list[dict]:
     """The rows of a snapshot file (or a split of one)."""
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def still_usable(session: Session, rows: list[dict]) -> list[dict]:
+    """The rows of an older snapshot that may still train: their pair was neither erased nor
+    purged, and its conversation did not withdraw consent since."""
+    ids = [uuid.UUID(row["pair_id"]) for row in rows]
+    usable = set(
+        session.exec(
+            select(PreferencePair.id)
+            .join(Message, Message.id == PreferencePair.rejected_message_id)
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .where(PreferencePair.id.in_(ids), Conversation.training_consent.is_(True))
+        ).all()
+    )
+    return [row for row in rows if uuid.UUID(row["pair_id"]) in usable]
 
 
 def save_pairs(session: Session, pairs: list[PairCandidate]) -> list[PreferencePair]:

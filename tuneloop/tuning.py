@@ -5,7 +5,7 @@ from pathlib import Path
 from sqlmodel import Session
 
 from feedback.models import ModelVersion
-from feedback.snapshots import latest_snapshot, load_rows
+from feedback.snapshots import latest_snapshot, load_rows, still_usable
 from trainer.corpus import corpus_pairs, load_topics
 from trainer.data_gates import gate_rows
 from trainer.folds import sample_pairs
@@ -41,7 +41,8 @@ def tuning_pairs(
                 "(`tuneloop nightly --now`). To try tuning before any feedback exists, use "
                 "--synthetic (the demo corpus's own pairs)."
             )
-        rows, dataset = load_rows(Path(snapshot.path)), str(snapshot.id)
+        rows = still_usable(session, load_rows(Path(snapshot.path)))
+        dataset = str(snapshot.id)
     return dataset, sample_pairs(rows, max_pairs=settings.tuning.max_pairs, seed=SAMPLE_SEED)
 
 

@@ -8,6 +8,7 @@ from sqlmodel import select
 
 from feedback import log_turn, pseudonymize, record_feedback, record_review, start_conversation
 from feedback.columns import utcnow
+from feedback.consent import withdraw_consent
 from feedback.curation import build_pairs
 from feedback.erasure import erase_user
 from feedback.models import (
@@ -24,7 +25,7 @@ from feedback.models import (
 from feedback.pairs import PairPolicy
 from feedback.retention import purge_expired
 from feedback.rollups import rebuild_daily_quality
-from feedback.snapshots import load_rows, save_pairs, write_snapshot
+from feedback.snapshots import load_rows, save_pairs, still_usable, write_snapshot
 
 ALICE_QUESTION = "Can I return the violet alpaca scarf I bought in Bergen?"
 BOB_QUESTION = "How long can I return items?"
@@ -178,3 +179,14 @@ def test_retention_purges_old_texts_and_keeps_the_rollups(session, tmp_path):
     pairs = build_pairs(session, since=None, policy=PairPolicy())
     assert [pair.prompt[0]["content"] for pair in pairs] == ["Where is my order?"]
     assert json.dumps(session.get(DatasetSnapshot, snapshot.id).stats).count("files_purged_at")
+
+
+def test_rows_of_an_older_snapshot_drop_out_once_consent_is_withdrawn(session, tmp_path):
+    bob, *_ = rated_siblings(session, user="bob", question=BOB_QUESTION, rater="bob")
+    rated_siblings(session, user="dan", question="Where is my order?", rater="dan")
+    snapshot = snapshot_of_all_pairs(session, tmp_path)
+    rows = load_rows(tmp_path / f"{snapshot.id}.jsonl")
+    assert len(still_usable(session, rows)) == 2
+    withdraw_consent(session, conversation_id=bob.id)
+    [usable] = still_usable(session, rows)
+    assert usable["prompt"][0]["content"] == "Where is my order?"

@@ -76,15 +76,22 @@ def serve(
 def dashboard(
     port: Annotated[int, typer.Option(help="Port of the dashboard.")] = 8502,
     hash_password: Annotated[
-        bool, typer.Option("--hash-password", help="Make an operator password hash, and exit.")
+        bool, typer.Option("--hash-password", help="Make a password hash, and exit.")
+    ] = False,
+    admin: Annotated[
+        bool, typer.Option("--admin", help="With --hash-password: the admins' password.")
     ] = False,
 ) -> None:
-    """Open the operators' dashboard (Streamlit): trends, review queue, runs, rater trust."""
+    """Open the operators' dashboard (Streamlit): trends, review queue, runs, rater trust;
+    for admins also erasure and settings."""
     if hash_password:
         from dashboards.auth import hash_password as make_hash
 
-        password = typer.prompt("Operator password", hide_input=True, confirmation_prompt=True)
-        console.print("Set this as TUNELOOP_DASHBOARDS__OPERATOR_PASSWORD_HASH:")
+        role = "admin" if admin else "operator"
+        password = typer.prompt(
+            f"{role.title()} password", hide_input=True, confirmation_prompt=True
+        )
+        console.print(f"Set this as TUNELOOP_DASHBOARDS__{role.upper()}_PASSWORD_HASH:")
         print(make_hash(password))
         return
     raise typer.Exit(_streamlit("dashboard_app.py", port))
