@@ -12,7 +12,7 @@ from feedback.migrate import upgrade
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-pytest_plugins = ["tests.live_bot"]
+pytest_plugins = ["tests.live_bot", "tests.smollm2"]
 
 POSTGRES_URL = os.environ.get(
     "TUNELOOP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

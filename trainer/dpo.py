@@ -41,7 +41,9 @@ class TrainingPlan:
     loss_type: str = "sigmoid"  # TRL's pairwise loss; the SFT term is added by sft_weight
     batch_size: int = 8
     eval_share: float = 0.15  # held out of training, for early stopping and the model gate
-    lora_rank: int = 0  # 0: full fine-tuning (small models); > 0: a LoRA adapter of that rank
+    # None: as the base is served (its adapter trained on, else the whole model); 0: full
+    # fine-tuning (small models); > 0: a LoRA adapter of that rank.
+    lora_rank: int | None = None
     lora_alpha: int | None = None  # None: twice the rank
     seed: int = 0
     overrides: dict[str, Any] = field(default_factory=dict)
@@ -123,9 +125,9 @@ def train_dpo(
     quiet: bool = False,
 ) -> dict[str, float]:
     """Train a candidate from `base_path` (plus `base_adapter`, when the active model is an
-    adapter) and save it in `output_dir`: the whole model, or with `plan.lora_rank` only a
-    LoRA adapter for `base_path`. With `eval_path`: evaluate each epoch, stop early, keep the
-    best epoch. `callbacks` see the training (a tuning trial's pruning); `quiet` drops the
+    adapter) and save it in `output_dir`: the whole model, or only a LoRA adapter for
+    `base_path` (see `trains_adapter`). With `eval_path`: evaluate each epoch, stop early,
+    keep the best epoch. `callbacks` see the training (a tuning trial's pruning); `quiet` drops the
     progress bar and log lines (a tuning study's many short runs report on their own)."""
     tokenizer = AutoTokenizer.from_pretrained(base_path)
     model, peft_config = _trainable_model(base_path, base_adapter, plan)
@@ -172,11 +174,18 @@ def train_dpo(
     return metrics
 
 
+def trains_adapter(plan: TrainingPlan, base_adapter: str | None) -> bool:
+    """Whether training makes a LoRA adapter (else a whole model)."""
+    if plan.lora_rank is None:
+        return base_adapter is not None
+    return plan.lora_rank > 0
+
+
 def _trainable_model(base_path: str, base_adapter: str | None, plan: TrainingPlan):
     """The model to train and, for a new adapter, its LoRA config."""
     model = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
     if base_adapter is None:
-        if plan.lora_rank == 0:
+        if not plan.lora_rank:
             return model, None
         lora = LoraConfig(
             r=plan.lora_rank,

@@ -121,7 +121,23 @@ def answer_logprob(
 
 
 def _answers(engine: Engine, questions: list[str], sampling: Sampling, label: str) -> list[str]:
-    return [
-        engine.generate(engine.prompt([{"role": "user", "content": q}]), sampling).text
-        for q in tqdm(questions, desc=f"evaluation: {label}", unit="answer")
-    ]
+    return answer_questions(engine, questions, sampling, label=f"evaluation: {label}")
+
+
+def answer_questions(
+    engine: Engine,
+    questions: Sequence[str],
+    sampling: Sampling,
+    *,
+    label: str,
+    batch_size: int = 16,
+) -> list[str]:
+    """Each question asked alone, as a conversation's first message, answered in batches."""
+    prompts = [engine.prompt([{"role": "user", "content": question}]) for question in questions]
+    answers: list[str] = []
+    with tqdm(total=len(prompts), desc=label, unit="answer") as progress:
+        for start in range(0, len(prompts), batch_size):
+            batch = prompts[start : start + batch_size]
+            answers += [generation.text for generation in engine.generate_batch(batch, sampling)]
+            progress.update(len(batch))
+    return answers

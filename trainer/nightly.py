@@ -41,7 +41,7 @@ from trainer.canary import CanaryPlan, launch
 from trainer.canary import check as check_canary
 from trainer.corpus import Topic
 from trainer.data_gates import DataGateLimits, gate_pairs
-from trainer.dpo import TrainingPlan, launch_dpo
+from trainer.dpo import TrainingPlan, launch_dpo, trains_adapter
 from trainer.evaluation import load_eval_prompts, measure_model, preference_accuracy
 from trainer.model_card import write_model_card
 from trainer.model_gates import ALL_PASSED, ModelGateLimits, judge, report
@@ -202,7 +202,7 @@ def _steps(session: Session, run: TrainingRun, base: ModelVersion, plan: Nightly
             context_tokens=plan.context_tokens,
             quiet=plan.quiet,
         )
-        adapter = training.lora_rank > 0
+        adapter = trains_adapter(training, base.adapter_path)
         candidate = register_model_version(
             session,
             name=name,

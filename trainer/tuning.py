@@ -23,7 +23,7 @@ from transformers import TrainerCallback
 from feedback.db import BUSY_TIMEOUT_S
 from feedback.models import TrainingProfile
 from feedback.profiles import save_profile
-from trainer.dpo import TrainingPlan, train_dpo
+from trainer.dpo import TrainingPlan, train_dpo, trains_adapter
 from trainer.folds import Fold, grouped_folds
 from trainer.search_space import SearchSpace
 
@@ -52,7 +52,7 @@ class TuningPlan:
 
     @property
     def adapters(self) -> bool:
-        return self.training.lora_rank > 0
+        return trains_adapter(self.training, self.base_adapter)
 
 
 class StudyMismatch(ValueError):

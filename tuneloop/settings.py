@@ -115,11 +115,13 @@ class TrainerSettings(Section):
         description="TRL's DPO loss: sigmoid (DPO), sigmoid_norm, hinge, ipo, robust, nca_pair, "
         "apo_zero.",
     )
-    lora_rank: int = Field(
-        default=0,
+    lora_rank: int | None = Field(
+        default=None,
         ge=0,
-        description="0 fine-tunes the whole model (the demo model); above 0 trains a LoRA "
-        "adapter of that rank, which the bot hot-swaps (large models).",
+        description="None trains as the active model is served: its LoRA adapter on (a "
+        "pretrained base after `bootstrap --base`), else the whole model (the demo model). 0 "
+        "fine-tunes the whole model; above 0 trains a LoRA adapter of that rank, which the bot "
+        "hot-swaps.",
     )
     lora_alpha: int | None = Field(
         default=None, ge=1, description="LoRA alpha (scaling). Default: twice the rank."
@@ -142,6 +144,28 @@ class TrainerSettings(Section):
         default_factory=dict,
         description="Further trl.DPOConfig fields, passed through as they are.",
     )
+
+
+class DomainSettings(Section):
+    """Domain SFT of a pretrained base (`tuneloop bootstrap --base NAME`)."""
+
+    general_share: float = Field(
+        default=0.25,
+        ge=0,
+        lt=1,
+        description="Share of general dialogs (chatterbot-corpus) among the SFT rows; the rest "
+        "are the shop's questions with their reference answers.",
+    )
+    lora_rank: int = Field(
+        default=16, ge=0, description="LoRA rank of the domain adapter; 0: full fine-tuning."
+    )
+    learning_rate: float = Field(
+        default=1e-3, gt=0, description="SFT learning rate (LoRA: 1e-3; full: about 1e-5)."
+    )
+    num_train_epochs: float = Field(
+        default=2, gt=0, description="Passes over the rows, at most (early stopping)."
+    )
+    batch_size: int = Field(default=8, ge=1, description="Rows per SFT step.")
 
 
 class TuningSettings(SearchSpace, Section):
@@ -341,6 +365,7 @@ class Settings(BaseSettings):
     bot: BotSettings = Field(default_factory=BotSettings)
     trainer: TrainerSettings = Field(default_factory=TrainerSettings)
     scoring: ScoringSettings = Field(default_factory=ScoringSettings)
+    domain: DomainSettings = Field(default_factory=DomainSettings)
     tuning: TuningSettings = Field(default_factory=TuningSettings)
     canary: CanarySettings = Field(default_factory=CanarySettings)
     dashboards: DashboardSettings = Field(default_factory=DashboardSettings)
@@ -353,6 +378,11 @@ class Settings(BaseSettings):
     @property
     def models_dir(self) -> Path:
         return self.data_dir / "models"
+
+    @property
+    def model_cache_dir(self) -> Path:
+        """Imported base models, one directory per file content (`tuneloop models import`)."""
+        return self.models_dir / "cache"
 
     @property
     def snapshots_dir(self) -> Path:

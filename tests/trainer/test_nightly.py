@@ -210,7 +210,7 @@ def test_tuned_hyperparameters_come_from_the_profile_and_the_run_records_them(
     assert run.status == RunStatus.promoted, run.error
     assert run.profile == "owl"
     assert {knob: run.hyperparameters[knob] for knob in TUNED} == TUNED
-    assert run.hyperparameters["lora_rank"] == 0  # not in the profile: the plan's own
+    assert run.hyperparameters["lora_rank"] is None  # not in the profile: the plan's own
     assert next(s for s in run.steps if s["name"] == "train")["profile"] == "owl"
     # What the trainer was really given, as it saved its arguments next to the model:
     args = torch.load(

@@ -17,8 +17,19 @@ from tuneloop.store import open_store
 def bootstrap_command(
     steps: Annotated[int | None, typer.Option(help="Training steps (default: 500).")] = None,
     seed: Annotated[int, typer.Option(help="Seed: the same seed builds the same model.")] = 0,
+    base: Annotated[
+        str | None,
+        typer.Option(
+            help="Adapt this pretrained base instead (smollm2-135m-instruct): import it, "
+            "domain SFT, measure before and after (settings section `domain`)."
+        ),
+    ] = None,
 ) -> None:
-    """Train the demo base model offline and make it the active model version."""
+    """Train the demo base model offline and make it the active model version; with --base,
+    adapt a pretrained chat model to the shop instead."""
+    if base is not None:
+        _adapt(base, seed)
+        return
     from trainer.answer_mix import CATEGORIES
     from trainer.bootstrap import BootstrapConfig
     from trainer.corpus import load_topics
@@ -115,3 +126,41 @@ def _streamlit(script: str, port: int) -> int:
     command += ["--client.toolbarMode", "minimal"]
     console.print(f"open http://127.0.0.1:{port}")
     return subprocess.call(command)
+
+
+def _adapt(base: str, seed: int) -> None:
+    from bot.import_errors import BaseNotInstalled, CorruptGGUF, ImportCheckFailed, UnknownBase
+    from bot.model_import import import_base
+    from trainer.domain_sft import SftPlan
+    from tuneloop.domain import adapt_base
+
+    settings = load_settings()
+    store = open_store(settings)
+    upgrade(store.engine)
+    domain = settings.domain
+    plan = SftPlan(
+        general_share=domain.general_share,
+        learning_rate=domain.learning_rate,
+        num_train_epochs=domain.num_train_epochs,
+        batch_size=domain.batch_size,
+        lora_rank=domain.lora_rank,
+        seed=seed,
+    )
+    try:
+        imported = import_base(
+            base,
+            cache_dir=settings.model_cache_dir,
+            on_step=lambda step: console.print(f"[dim]{step}...[/dim]"),
+        )
+    except (UnknownBase, BaseNotInstalled, CorruptGGUF, ImportCheckFailed) as exc:
+        fail(exc)
+    result = adapt_base(settings, store, imported, plan=plan)
+    version = result.version
+    console.print(f"active model  {version.name} (adapter on {result.base.name})")
+    table = Table("held-out questions", "answered with the shop's facts")
+    table.add_row("before domain SFT", f"{result.judged_good_before:.0%}")
+    table.add_row("after domain SFT", f"{result.judged_good_after:.0%}")
+    console.print(table)
+    console.print(
+        f"SFT  {version.metrics['train_rows']} rows, {version.metrics['train_runtime']:.0f} s"
+    )

@@ -51,7 +51,7 @@ def models_import(
     settings = load_settings()
     store = open_store(settings)
     upgrade(store.engine)
-    cache_dir = settings.models_dir / "cache"
+    cache_dir = settings.model_cache_dir
 
     def show(step: str) -> None:
         console.print(f"[dim]{step}...[/dim]")
@@ -88,3 +88,40 @@ def models_import(
     console.print(f"version   {version.id}, {registered} {version.name}: {version.status.value}")
     if version.status != ModelStatus.active:
         console.print(f"          `tuneloop models promote {version.id}` puts it in service")
+
+
+@models_app.command("merge")
+def models_merge(
+    version_id: Annotated[int, typer.Argument(help="A version served as a LoRA adapter.")],
+) -> None:
+    """Merge a version's LoRA adapter into its base: a full checkpoint that loads without peft,
+    registered as a new candidate version (the adapter version stays as it is)."""
+    from feedback import register_model_version
+    from feedback.models import ModelVersion
+    from trainer.merge import merge_adapter
+
+    settings = load_settings()
+    store = open_store(settings)
+    with store.session() as session:
+        version = session.get(ModelVersion, version_id)
+    if version is None:
+        fail(f"no model version {version_id}: `tuneloop models list` shows them")
+    if version.adapter_path is None:
+        fail(f"{version.name} is a full model already: there is no adapter to merge")
+    name = f"{version.name}-merged"
+    output = settings.models_dir / name
+    if output.exists():
+        fail(f"{output} exists already: it is the merge of {version.name}")
+    console.print(f"merging {version.adapter_path} into {version.path}...")
+    merge_adapter(version.path, version.adapter_path, output)
+    with store.session() as session:
+        merged = register_model_version(
+            session,
+            name=name,
+            path=str(output.resolve()),
+            parent_id=version.id,
+            origin={"kind": "merge", "from": version.name, "adapter": version.adapter_path},
+            metrics=version.metrics,
+        )
+    console.print(f"version   {merged.id}, registered as {merged.name}: {merged.status.value}")
+    console.print(f"          `tuneloop models promote {merged.id}` puts it in service")
