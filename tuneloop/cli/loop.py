@@ -32,6 +32,13 @@ DemoUsers = Annotated[
     ),
 ]
 DEMO_USERS = 72  # 360 questions a day: enough pairs a night, and a day's rate within a few %
+# A pretrained model answers at about 12 tokens/s on 2 cores: fewer users, shorter answers,
+# and a learning rate for LoRA adapters (the demo model's full fine-tuning wants less).
+BASE_USERS = 36
+BASE_QUESTIONS = 3
+DEMO_QUESTIONS = 5
+BASE_ANSWER_TOKENS = 48
+BASE_DPO_LR = 2e-4
 INJECT_USERS = 120
 # The demo's traffic is a few hundred rated answers a day: a canary gets half of it, and
 # decides after fewer rated answers and with a wider margin than a deployment would.
@@ -50,7 +57,12 @@ Unsafe = Annotated[
 def demo(
     days: Days = 3,
     users: DemoUsers = None,
-    questions: Questions = 5,
+    questions: Annotated[
+        int | None,
+        typer.Option(
+            help="Questions each user asks a day (default: 5; 3 with --base).", show_default=False
+        ),
+    ] = None,
     trolls: Trolls = 0.0,
     unsafe_no_gates: Unsafe = False,
     guard: Annotated[
@@ -61,6 +73,14 @@ def demo(
         ),
     ] = True,
     inject_bad_candidate: InjectBad = False,
+    base: Annotated[
+        str | None,
+        typer.Option(
+            help="Run the loop on a pretrained chat model instead of the demo model "
+            "(smollm2-135m-instruct): adapted to the shop first unless an adapter of a "
+            f"pretrained base is in service already; {BASE_USERS} users a day by default.",
+        ),
+    ] = None,
 ) -> None:
     """The main job on embedded defaults: demo model, bot, simulated users, nightly retraining.
     The serving guard is on, unless --no-guard or --unsafe-no-gates; with
@@ -71,8 +91,13 @@ def demo(
 
     if inject_bad_candidate and days < 3:
         fail("--inject-bad-candidate needs --days 3 or more: it injects on the second night.")
-    users = users or (INJECT_USERS if inject_bad_candidate else DEMO_USERS)
+    default_users = BASE_USERS if base else DEMO_USERS
+    users = users or (INJECT_USERS if inject_bad_candidate else default_users)
+    questions = questions or (BASE_QUESTIONS if base else DEMO_QUESTIONS)
     settings = load_settings()
+    if base is not None:
+        settings.bot.max_new_tokens = BASE_ANSWER_TOKENS
+        settings.trainer.learning_rate = max(settings.trainer.learning_rate, BASE_DPO_LR)
     settings.bot.guard = guard and not unsafe_no_gates
     # Three nights show learning only if each night's candidate serves the next day: without
     # an injected candidate to catch, candidates are promoted at once (and watched).
@@ -82,8 +107,11 @@ def demo(
     store = open_store(settings)
     upgrade(store.engine)
     with store.session() as session:
-        has_model = active_model_version(session) is not None
-    if not has_model:
+        active = active_model_version(session)
+    if base is not None and (active is None or active.adapter_path is None):
+        console.print(f"Adapting {base} to the shop first (import, SFT: several minutes, once).")
+        bootstrap_command(steps=None, seed=0, base=base)
+    elif active is None:
         console.print("No model yet: building the demo model (a few minutes, once).")
         bootstrap_command(steps=None, seed=0)
     app_, slot, logger = build_bot(settings, store)
