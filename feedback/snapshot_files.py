@@ -21,11 +21,13 @@ class SnapshotRows:
     message_ids: set[str] = field(default_factory=set)
     texts: set[str] = field(default_factory=set)
 
+    def __post_init__(self) -> None:
+        self.texts = {text.strip() for text in self.texts}
+
     def matches(self, row: dict[str, Any]) -> bool:
         if row.get("pair_id") in self.pair_ids or row.get("message_id") in self.message_ids:
             return True
-        texts = {text.strip() for text in self.texts}
-        return any(value.strip() in texts for value in _strings(row))
+        return any(value.strip() in self.texts for value in _strings(row))
 
 
 def snapshot_files(snapshot: DatasetSnapshot) -> list[Path]:

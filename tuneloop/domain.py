@@ -32,12 +32,11 @@ class DomainAdaptation:
     judged_good_after: float
 
 
-def judged_good_share(engine: Engine, topics: list[Topic], *, label: str) -> float:
+def judged_good_share(engine: Engine, topics: list[Topic], rubric: Rubric, *, label: str) -> float:
     """Share of the topics' held-out phrasings whose greedy answer the semantic judge (the
     simulated users' rubric) takes for the shop's reference answer."""
     asks = [(topic, question) for topic in topics for question in topic.held_out]
     answers = answer_questions(engine, [q for _, q in asks], JUDGE_SAMPLING, label=label)
-    rubric = Rubric(shared_embedder().embed, topics)
     verdicts = [
         rubric.verdict(topic, answer) for (topic, _), answer in zip(asks, answers, strict=True)
     ]
@@ -59,8 +58,9 @@ def adapt_base(
     with store.session() as session:
         base, _ = register_import(session, imported, make_active=False)
     served = {"system_prompt": bot.system_prompt, "context_tokens": bot.context_tokens}
+    rubric = Rubric(shared_embedder().embed, topics)
     before = judged_good_share(
-        Engine.load(imported.path, **served), topics, label="judge: base model"
+        Engine.load(imported.path, **served), topics, rubric, label="judge: base model"
     )
     name = f"sft-{base.name}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
     output = settings.models_dir / name
@@ -78,7 +78,7 @@ def adapt_base(
     adapted = Engine.load(
         imported.path if lora else output, adapter=output if lora else None, **served
     )
-    after = judged_good_share(adapted, topics, label="judge: after domain SFT")
+    after = judged_good_share(adapted, topics, rubric, label="judge: after domain SFT")
     metrics |= {"judged_good_before": before, "judged_good_after": after}
     write_model_card(
         output,
