@@ -1,8 +1,11 @@
-"""Serving benchmarks: the cost of logging turns, and 8 concurrent chats against 8 sequential.
+"""Serving benchmarks: the cost of logging turns; concurrent chats against sequential ones, with
+and without dynamic batching.
 
 Run by hand after `tuneloop bootstrap`: `python -m bench.serving [--model DIR] [--requests 60]`.
-Both bots serve the same loaded model on loopback, one logging every turn to a SQLite store
-and one not; requests alternate between them so that drift hits both alike.
+The bots serve the same loaded model on loopback, one logging every turn to a SQLite store
+and one not; requests alternate between them so that drift hits both alike. The concurrency
+rows send the same unseeded requests one at a time, then 8 at a time to a bot that answers
+one at a time (`bot.max_batch = 1`) and to one that batches up to 8.
 """
 
 import argparse
@@ -33,7 +36,7 @@ def questions(count: int) -> list[str]:
     return [phrasings[i % len(phrasings)] for i in range(count)]
 
 
-def timed_ask(client: openai.OpenAI, question: str, seed: int) -> tuple[float, int]:
+def timed_ask(client: openai.OpenAI, question: str, seed: int | None) -> tuple[float, int]:
     started = time.perf_counter()
     completion = client.chat.completions.create(
         model="bench", messages=[{"role": "user", "content": question}], seed=seed, **SAMPLING
@@ -56,22 +59,24 @@ def logging_overhead(logged: openai.OpenAI, unlogged: openai.OpenAI, count: int)
     ]
 
 
-def concurrency(client: openai.OpenAI, count: int) -> list[str]:
+def concurrency(one_at_a_time: openai.OpenAI, batching: openai.OpenAI, count: int) -> list[str]:
     rows = []
-    for label, workers in (("8 sequential", 1), ("8 concurrent", 8)):
+    runs = (
+        ("sequential", one_at_a_time, 1),
+        ("8 concurrent, max_batch 1", one_at_a_time, 8),
+        ("8 concurrent, max_batch 8", batching, 8),
+    )
+    for label, client, workers in runs:
         started = time.perf_counter()
         with ThreadPoolExecutor(workers) as pool:
-            results = list(pool.map(lambda q: timed_ask(client, *q), enumerate_seeds(count)))
+            asks = [pool.submit(timed_ask, client, q, None) for q in questions(count)]
+            results = [ask.result() for ask in asks]
         elapsed = time.perf_counter() - started
         latencies = sorted(latency for latency, _ in results)
         tokens = sum(tokens for _, tokens in results)
         p95 = latencies[int(0.95 * (len(latencies) - 1))]
         rows.append(f"| {label} | {tokens / elapsed:.1f} | {p95 * 1000:.0f} ms |")
     return rows
-
-
-def enumerate_seeds(count: int) -> list[tuple[str, int]]:
-    return [(question, seed) for seed, question in enumerate(questions(count))]
 
 
 def main() -> None:
@@ -91,22 +96,27 @@ def main() -> None:
         store = Store.from_url(f"sqlite:///{directory}/bench.db", pseudonym_key=b"b" * 32)
         upgrade(store.engine)
         logger = TurnLogger(store)
+        slot = ModelSlot(engine)
         apps = [
-            create_app(slot=ModelSlot(engine), store=store, logger=log, defaults=Sampling())
-            for log in (logger, None)
+            create_app(slot=slot, store=store, logger=log, defaults=Sampling(), max_batch=batch)
+            for log, batch in ((logger, 1), (None, 1), (logger, 8))
         ]
-        with BackgroundServer(apps[0]) as on, BackgroundServer(apps[1]) as off:
-            logged, unlogged = (
+        with (
+            BackgroundServer(apps[0]) as on,
+            BackgroundServer(apps[1]) as off,
+            BackgroundServer(apps[2]) as batched,
+        ):
+            logged, unlogged, batching = (
                 openai.OpenAI(base_url=f"{server.url}/v1", api_key="none", max_retries=0)
-                for server in (on, off)
+                for server in (on, off, batched)
             )
-            for client in (logged, unlogged):  # warm up
+            for client in (logged, unlogged, batching):  # warm up
                 timed_ask(client, "Hello", seed=0)
             print(f"model {model.name}, {args.requests} requests per path, {SAMPLING}\n")
             print("| path | median latency | vs off |\n|---|---|---|")
             print("\n".join(logging_overhead(logged, unlogged, args.requests)))
-            print("\n| 8 chats | tokens/s | p95 latency |\n|---|---|---|")
-            print("\n".join(concurrency(logged, 8)))
+            print(f"\n| {args.requests} chats | tokens/s | p95 latency |\n|---|---|---|")
+            print("\n".join(concurrency(logged, batching, args.requests)))
         logger.close()
 
 

@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from bot.admin_api import Forget, admin_router
+from bot.batching import Batcher
 from bot.completions import completion, completion_chunks
 from bot.engine import Engine, Generation, Sampling
 from bot.errors import install_error_handlers, require_api_key
@@ -46,6 +47,7 @@ def create_app(
     store: Store,
     logger: TurnLogger | None,
     defaults: Sampling,
+    max_batch: int = 1,
     api_keys: list[str] | None = None,
     guard: Guard | None = None,
     on_signal: Callable[[], None] | None = None,
@@ -61,10 +63,12 @@ def create_app(
     composition root checks the canary after every few). A new conversation may train the
     bot if its request says so in `metadata.allow_data_use`, or else by `default_consent`.
     `limits` caps each user's requests (429 over them). `forget(user_id, actor)` erases a
-    user for the admin API, which the `admin_keys` open.
+    user for the admin API, which the `admin_keys` open. Up to `max_batch` whole answers
+    requested while the model is busy are generated in one pass (`bot.batching`).
     """
     app = FastAPI(title="tuneloop bot", summary="An OpenAI-compatible chat API that learns.")
     metrics = BotMetrics()
+    batcher = Batcher(max_batch, on_pass=metrics.batch_size.observe)
     if guard is not None:
         for outcome in (Outcome.regenerated_clean, Outcome.fallback):
             metrics.guard_outcomes.labels(outcome=outcome.value)  # shown at 0 until one happens
@@ -152,11 +156,12 @@ def create_app(
             chunks = completion_chunks(engine, prompt, sampling, ids, guard, finish)
             return StreamingResponse(chunks, media_type="text/event-stream", headers=headers)
         if guard is None:
-            generation, report = await run_in_threadpool(engine.generate, prompt, sampling), None
+            generation = await run_in_threadpool(batcher.generate, engine, prompt, sampling)
+            report = None
         else:
             generation, report = await guard.answer(
                 lambda attempt: run_in_threadpool(
-                    engine.generate, prompt, attempt_sampling(sampling, attempt)
+                    batcher.generate, engine, prompt, attempt_sampling(sampling, attempt)
                 )
             )
         finish(generation, report)

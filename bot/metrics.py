@@ -22,6 +22,12 @@ class BotMetrics:
         self.completion_tokens = Counter(
             "tuneloop_completion_tokens", "Tokens generated.", registry=self.registry
         )
+        self.batch_size = Histogram(
+            "tuneloop_generation_batch_size",
+            "Whole answers generated together in one pass (dynamic batching).",
+            buckets=(1, 2, 4, 8, 16, 32),
+            registry=self.registry,
+        )
         self.feedback = Counter(
             "tuneloop_feedback", "Feedback events received.", ["kind"], registry=self.registry
         )

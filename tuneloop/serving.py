@@ -127,6 +127,7 @@ def build_bot(
         store=store,
         logger=logger,
         defaults=sampling_from(settings.bot),
+        max_batch=settings.bot.max_batch,
         api_keys=[key.get_secret_value() for key in settings.bot.api_keys],
         guard=build_guard(settings, flag),
         on_signal=None

@@ -62,6 +62,12 @@ class BotSettings(Section):
         default=0.8, ge=0, description="Default sampling temperature; 0 is greedy decoding."
     )
     top_p: float = Field(default=0.95, gt=0, le=1, description="Default nucleus sampling mass.")
+    max_batch: int = Field(
+        default=8,
+        ge=1,
+        description="Most whole (non-streamed) answers generated together in one pass when "
+        "requests arrive while the model is busy; 1 answers one at a time.",
+    )
     guard: bool = Field(
         default=False,
         description="Serving guard: an answer the toxicity scorer flags is regenerated once, "

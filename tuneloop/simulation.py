@@ -8,7 +8,9 @@ Trolls coordinate the other way, as Tay's did: they reward rude answers, punish 
 """
 
 import random
+import threading
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -34,6 +36,7 @@ class Population:
     noise: float = 0.05  # chance that a user's thumb goes the other way
     regenerate_rate: float = 0.5  # after a bad answer
     correction_rate: float = 0.2  # after a wrong or rude answer
+    concurrency: int = 1  # users talking to the bot at the same time
     seed: int = 0
 
 
@@ -169,25 +172,37 @@ def simulate_day(
     model: str,
     rubric: Rubric | None = None,
 ) -> DayResult:
-    """One day: every user asks their questions, rates the answers, follows up on bad ones.
-    The users share one `rubric` (default: the packaged sentence embedder's)."""
+    """One day: every user asks their questions, rates the answers, follows up on bad ones;
+    `population.concurrency` users at a time. The users share one `rubric` (default: the
+    packaged sentence embedder's)."""
     result = DayResult(day=day, model=model)
-    users = make_users(population, day, rubric or Rubric(shared_embedder().embed, topics))
+    rubric = rubric or Rubric(shared_embedder().embed)
+    rubric.learn(topics)  # up front: the users' threads only read it
+    users = make_users(population, day, rubric)
     asks = population.users * population.questions_per_user
-    with tqdm(total=asks, desc=f"day {day}: simulated users", unit="question") as progress:
-        for user in users:
-            client = client_for(user.name)
-            for _ in range(population.questions_per_user):
-                topic = user.rng.choice(topics)
-                held_out = user.rng.random() < population.held_out_share
-                question = user.rng.choice(topic.held_out if held_out else topic.questions)
-                answer = client.ask([{"role": "user", "content": question}])
-                verdict, thumb = user.rate(client, topic, answer)
+    counting = threading.Lock()
+
+    def talk(user: SimulatedUser, progress: tqdm) -> None:
+        client = client_for(user.name)
+        for _ in range(population.questions_per_user):
+            topic = user.rng.choice(topics)
+            held_out = user.rng.random() < population.held_out_share
+            question = user.rng.choice(topic.held_out if held_out else topic.questions)
+            answer = client.ask([{"role": "user", "content": question}])
+            verdict, thumb = user.rate(client, topic, answer)
+            with counting:
                 if not user.troll:
                     counts = result.held_out_answers if held_out else result.first_answers
                     counts[verdict] = counts.get(verdict, 0) + 1
                     result.ups += thumb > 0
                     result.thumbs += 1
-                user.follow_up(client, topic, answer, verdict)
                 progress.update()
+            user.follow_up(client, topic, answer, verdict)
+
+    with (
+        tqdm(total=asks, desc=f"day {day}: simulated users", unit="question") as progress,
+        ThreadPoolExecutor(population.concurrency, thread_name_prefix="user") as pool,
+    ):
+        for done in [pool.submit(talk, user, progress) for user in users]:
+            done.result()  # a user's error ends the day with it
     return result

@@ -1,13 +1,17 @@
 """Simulated users rate through the real API: honest users reward good answers, trolls rude ones."""
 
 import random
+from dataclasses import replace
 
 from sqlmodel import select
 
 from bot.client import Answer, BotClient
+from bot.server import BackgroundServer
 from feedback import log_turn, start_conversation
 from feedback.models import FeedbackEvent
+from tests.live_bot import bot_settings
 from trainer.corpus import classify_answer
+from tuneloop.serving import build_bot
 from tuneloop.simulation import Population, Rubric, SimulatedUser, simulate_day
 
 
@@ -81,3 +85,29 @@ def test_the_rubric_judges_by_meaning_and_still_catches_rudeness(sentence_embedd
     # the right facts, rudely put: near the reference in meaning, still rude
     assert rubric.verdict(topic, "Are you blind? It says 30 days on every page, idiot.") == "rude"
     assert rubric.verdict(topic, "Bananas are yellow and grow in bunches.") == "other"
+
+
+def test_users_talking_at_once_see_what_they_would_see_one_at_a_time(bot_store, topics):
+    """Against a greedy bot, a day of 6 users at once counts exactly what the same day counts
+    with one user at a time: no answer or vote is lost or mixed up between users."""
+    app, _, logger = build_bot(bot_settings(temperature=0.0, max_batch=6), bot_store)
+    population = Population(users=6, questions_per_user=3, seed=2)
+    try:
+        with BackgroundServer(app) as server:
+            days = [
+                simulate_day(
+                    lambda user: BotClient(server.url, user=user),
+                    topics,
+                    replace(population, concurrency=concurrency),
+                    day=1,
+                    model="tiny",
+                )
+                for concurrency in (1, 6)
+            ]
+    finally:
+        logger.close()
+    one_at_a_time, at_once = days
+    assert at_once.thumbs == one_at_a_time.thumbs == 6 * 3
+    assert at_once.first_answers == one_at_a_time.first_answers
+    assert at_once.held_out_answers == one_at_a_time.held_out_answers
+    assert at_once.ups == one_at_a_time.ups

@@ -15,6 +15,14 @@ Days = Annotated[int, typer.Option(help="Simulated days; the nightly job runs af
 Users = Annotated[int, typer.Option(help="Simulated users a day.")]
 Questions = Annotated[int, typer.Option(help="Questions each user asks a day.")]
 Trolls = Annotated[float, typer.Option(help="Share of users who reward rudeness (0-1).")]
+Concurrency = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        help="Users talking to the bot at the same time (the bot batches their answers: "
+        "bot.max_batch).",
+    ),
+]
 InjectBad = Annotated[
     bool,
     typer.Option(
@@ -73,6 +81,7 @@ def demo(
         ),
     ] = True,
     inject_bad_candidate: InjectBad = False,
+    concurrency: Concurrency = 8,
     base: Annotated[
         str | None,
         typer.Option(
@@ -120,7 +129,7 @@ def demo(
             settings,
             store,
             server.url,
-            _population(users, questions, trolls),
+            _population(users, questions, trolls, concurrency),
             days=days,
             unsafe=unsafe_no_gates,
             swap=slot.refresh,
@@ -137,6 +146,7 @@ def simulate(
     questions: Questions = 4,
     trolls: Trolls = 0.0,
     unsafe_no_gates: Unsafe = False,
+    concurrency: Concurrency = 8,
 ) -> None:
     """Simulated users talk to the running bot (bot.api_url); the nightly job runs each night."""
     settings = load_settings()
@@ -146,16 +156,18 @@ def simulate(
         settings,
         store,
         settings.bot.api_url,
-        _population(users, questions, trolls),
+        _population(users, questions, trolls, concurrency),
         days=days,
         unsafe=unsafe_no_gates,
     )
 
 
-def _population(users: int, questions: int, trolls: float):
+def _population(users: int, questions: int, trolls: float, concurrency: int):
     from tuneloop.simulation import Population
 
-    return Population(users=users, questions_per_user=questions, troll_share=trolls)
+    return Population(
+        users=users, questions_per_user=questions, troll_share=trolls, concurrency=concurrency
+    )
 
 
 def _run_loop(settings, store, url, population, *, days, unsafe, swap=None, bad_night=None):
