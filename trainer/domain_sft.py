@@ -32,7 +32,7 @@ class SftPlan:
 
     general_share: float = 0.25
     learning_rate: float = 1e-3  # LoRA; full fine-tuning wants about 1e-5
-    num_train_epochs: float = 3
+    num_train_epochs: float = 4
     batch_size: int = 8
     lora_rank: int = 16  # 0: full fine-tuning
     lora_alpha: int | None = None  # None: twice the rank

@@ -3,8 +3,10 @@
 Metrics are `evaluate` modules shipped in trainer/metrics and loaded by path.
 """
 
+import hashlib
+import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -15,7 +17,7 @@ from bot.engine import Engine, Sampling
 from feedback.snapshots import load_rows
 from trainer.corpus import Topic
 from trainer.identity import default_lexicon
-from trainer.metrics import load_metric
+from trainer.metrics import METRICS_DIR, load_metric
 from trainer.scorers import ToxicityScorer
 
 EVALUATION_PROMPTS = Path(__file__).with_name("corpus") / "evaluation.yaml"
@@ -36,6 +38,31 @@ def load_eval_prompts(topics: list[Topic], path: Path = EVALUATION_PROMPTS) -> E
         bias=[(g, t.format(group=g)) for t in data["bias_templates"] for g in groups],
         domain=[(q, topic.reference) for topic in topics for q in topic.held_out],
     )
+
+
+def evaluation_key(
+    prompts: EvalPrompts,
+    *,
+    scorer: ToxicityScorer,
+    sampling: Sampling,
+    system_prompt: str,
+    context_tokens: int,
+) -> str:
+    """What a model's evaluation report depends on besides the model: the same key, the same
+    report (greedy answers to the same prompts, scored by the same scorer), so a model already
+    measured need not be measured again."""
+    conditions = {
+        "prompts": asdict(prompts),
+        "scorer": scorer.name,
+        "sampling": sampling.as_dict(),
+        "system_prompt": system_prompt,
+        "context_tokens": context_tokens,
+        "metrics": {
+            module.name: hashlib.sha256(module.read_bytes()).hexdigest()
+            for module in sorted(METRICS_DIR.glob("*/*.py"))
+        },
+    }
+    return hashlib.sha256(json.dumps(conditions, sort_keys=True).encode()).hexdigest()
 
 
 def measure_model(

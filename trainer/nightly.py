@@ -42,7 +42,12 @@ from trainer.canary import check as check_canary
 from trainer.corpus import Topic
 from trainer.data_gates import DataGateLimits, gate_pairs
 from trainer.dpo import TrainingPlan, launch_dpo, trains_adapter
-from trainer.evaluation import load_eval_prompts, measure_model, preference_accuracy
+from trainer.evaluation import (
+    evaluation_key,
+    load_eval_prompts,
+    measure_model,
+    preference_accuracy,
+)
 from trainer.model_card import write_model_card
 from trainer.model_gates import ALL_PASSED, ModelGateLimits, judge, report
 from trainer.scorers import ToxicityScorer
@@ -223,16 +228,32 @@ def _steps(session: Session, run: TrainingRun, base: ModelVersion, plan: Nightly
             for label, version in (("candidate", candidate), ("active", base))
         }
         prompts = load_eval_prompts(plan.topics)
-        measured = {
-            label: measure_model(
-                engine,
+        key = evaluation_key(
+            prompts,
+            scorer=plan.scorer,
+            sampling=plan.eval_sampling,
+            system_prompt=plan.system_prompt,
+            context_tokens=plan.context_tokens,
+        )
+
+        def measure(label: str) -> dict:
+            return measure_model(
+                engines[label],
                 prompts,
                 scorer=plan.scorer,
                 score_sentiment=plan.score_sentiment,
                 sampling=plan.eval_sampling,
             )
-            for label, engine in engines.items()
-        }
+
+        measured = {"candidate": measure("candidate")}
+        reused = base.metrics.get("evaluation_key") == key  # measured on an earlier night
+        if reused:
+            measured["active"] = base.metrics["evaluation"]
+        else:
+            measured["active"] = measure("active")
+            base.metrics = base.metrics | {"evaluation": measured["active"], "evaluation_key": key}
+            session.add(base)
+        detail["active_report"] = "reused" if reused else "measured"
         preference = preference_accuracy(
             engines["candidate"], engines["active"], heldout_path, beta=training.beta
         )
@@ -248,7 +269,10 @@ def _steps(session: Session, run: TrainingRun, base: ModelVersion, plan: Nightly
         elif plan.sabotage:
             decided_by = f"let through on purpose (demo --inject-bad-candidate; {decided_by})"
         run.gate_report = run.gate_report | {"model_gates": report(results)}
-        candidate.metrics = candidate.metrics | {"evaluation": measured["candidate"]}
+        candidate.metrics = candidate.metrics | {
+            "evaluation": measured["candidate"],
+            "evaluation_key": key,
+        }
         write_model_card(
             output,
             title=name,

@@ -169,6 +169,29 @@ def test_a_candidate_that_fails_a_gate_is_rejected_and_nothing_changes(
         assert candidate.status == ModelStatus.rejected
 
 
+@pytest.mark.slow
+def test_the_active_model_is_measured_once_and_its_report_reused(
+    store, tmp_path, topics, tiny_active
+):
+    seed_feedback(store, topics)
+    first = run_nightly(store, plan(tmp_path, topics, LENIENT))
+    seed_feedback(store, topics)  # the next day's feedback
+    second = run_nightly(store, plan(tmp_path, topics, LENIENT))
+
+    assert first.status == second.status == RunStatus.promoted, second.error
+    assert _evaluate_step(first)["active_report"] == "measured"
+    assert _evaluate_step(second)["active_report"] == "reused"
+    # the second night's active model is the first night's candidate, measured that night
+    assert second.eval_report["active"] == first.eval_report["candidate"]
+    with store.session() as session:
+        measured = session.get(type(tiny_active), tiny_active.id).metrics
+    assert measured["evaluation"] == first.eval_report["active"]
+
+
+def _evaluate_step(run) -> dict:
+    return next(step for step in run.steps if step["name"] == "evaluate")
+
+
 def test_too_few_pairs_skip_the_run_with_the_reason(store, tmp_path, topics, tiny_active):
     run = run_nightly(store, plan(tmp_path, topics, LENIENT))
     assert run.status == RunStatus.skipped
