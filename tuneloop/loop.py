@@ -70,6 +70,13 @@ def without_gates(plan: NightlyPlan) -> NightlyPlan:
     return replace(plan, gates=False)
 
 
+GOOD_LINES = [
+    ("corpus", "good answers", "-"),
+    ("held_out", "good answers, held-out phrasings", "--"),
+    ("never_trained", "good answers, never-trained phrasings (probes)", ":"),
+]
+
+
 def plot_days(days: list[LoopDay], path: Path, *, title: str) -> Path:
     """The trend as a PNG: thumbs-up rate and the share of rude answers, per day."""
     import matplotlib
@@ -80,14 +87,9 @@ def plot_days(days: list[LoopDay], path: Path, *, title: str) -> Path:
     numbers = [day.result.day for day in days]
     figure, axis = plt.subplots(figsize=(7, 4))
     axis.plot(numbers, [d.result.thumbs_up_rate for d in days], marker="o", label="thumbs-up")
-    axis.plot(numbers, [d.result.share("good") for d in days], marker="o", label="good answers")
-    axis.plot(
-        numbers,
-        [d.result.share("good", held_out=True) for d in days],
-        marker="o",
-        linestyle="--",
-        label="good answers, held-out phrasings",
-    )
+    for phrasings, label, style in GOOD_LINES:
+        shares = [d.result.share("good", phrasings=phrasings) for d in days]
+        axis.plot(numbers, shares, marker="o", linestyle=style, label=label)
     axis.plot(numbers, [d.result.share("rude") for d in days], marker="o", label="rude answers")
     axis.set(xlabel="day (the nightly job runs after each)", ylabel="share", ylim=(0, 1))
     axis.set_xticks(numbers)

@@ -4,7 +4,10 @@ Each user judges an answer with a hidden rubric: close in meaning to the shop's 
 answer is good (thumbs up, 4-5 stars); vague is middling; wrong or rude is bad (thumbs down,
 often a regeneration, sometimes a correction with the right answer; rudeness gets flagged).
 Trolls coordinate the other way, as Tay's did: they reward rude answers, punish good ones and
-"correct" answers into insults.
+"correct" answers into insults. Probe users are honest users who withhold consent: the bot
+never trains on their conversations, and they ask only phrasings that nobody else asks (each
+topic's last held-out phrasing), so what they see measures questions never trained on, in
+the bootstrap corpus or in feedback.
 """
 
 import random
@@ -32,7 +35,8 @@ class Population:
     users: int = 24
     questions_per_user: int = 4
     troll_share: float = 0.0
-    held_out_share: float = 0.3  # questions asked in phrasings the model never trained on
+    held_out_share: float = 0.3  # questions in phrasings outside the bootstrap corpus
+    probe_share: float = 0.0  # users who withhold consent and ask phrasings nobody else asks
     noise: float = 0.05  # chance that a user's thumb goes the other way
     regenerate_rate: float = 0.5  # after a bad answer
     correction_rate: float = 0.2  # after a wrong or rude answer
@@ -42,12 +46,14 @@ class Population:
 
 @dataclass
 class DayResult:
-    """What the honest users saw on one day (trolls' views are not the measure)."""
+    """What the honest users saw on one day (trolls' views are not the measure): the rubric's
+    verdicts on first answers, by kind of phrasing (see `PHRASINGS`)."""
 
     day: int
     model: str
     first_answers: dict[str, int] = field(default_factory=dict)  # rubric verdict -> count
     held_out_answers: dict[str, int] = field(default_factory=dict)
+    never_trained_answers: dict[str, int] = field(default_factory=dict)  # the probe users'
     ups: int = 0
     thumbs: int = 0
 
@@ -55,10 +61,19 @@ class DayResult:
     def thumbs_up_rate(self) -> float:
         return self.ups / self.thumbs if self.thumbs else 0.0
 
-    def share(self, verdict: str, *, held_out: bool = False) -> float:
-        counts = self.held_out_answers if held_out else self.first_answers
+    def share(self, verdict: str, *, phrasings: str = "corpus") -> float:
+        counts = getattr(self, PHRASINGS[phrasings])
         total = sum(counts.values())
         return counts.get(verdict, 0) / total if total else 0.0
+
+
+# Kinds of phrasing: in the bootstrap corpus; outside it, though users' feedback may teach them;
+# never trained on (asked only by the probe users, whose conversations never train the bot).
+PHRASINGS = {
+    "corpus": "first_answers",
+    "held_out": "held_out_answers",
+    "never_trained": "never_trained_answers",
+}
 
 
 @cache
@@ -119,6 +134,16 @@ class SimulatedUser:
     population: Population
     rng: random.Random
     rubric: Rubric = field(default_factory=default_rubric)
+    probe: bool = False  # withholds consent; asks only the phrasings kept for probes
+
+    def question(self, topic: Topic) -> tuple[str, str]:
+        """What this user asks about `topic`: the kind of phrasing (`PHRASINGS`), and it."""
+        if self.probe:
+            return "never_trained", topic.held_out[-1]
+        taught = topic.held_out[:-1]  # the last one is the probes' alone
+        if taught and self.rng.random() < self.population.held_out_share:
+            return "held_out", self.rng.choice(taught)
+        return "corpus", self.rng.choice(topic.questions)
 
     def rate(self, client: BotClient, topic: Topic, answer: Answer) -> tuple[str, int]:
         """Rate `answer` as this user would; returns the rubric's verdict and the thumb."""
@@ -150,16 +175,21 @@ STARS = {"good": 5, "vague": 3, "wrong": 2, "rude": 1}
 
 
 def make_users(population: Population, day: int, rubric: Rubric) -> list[SimulatedUser]:
+    """Trolls first, then probe users, then the other customers."""
     trolls = round(population.users * population.troll_share)
+    probes = trolls + round(population.users * population.probe_share)
+    kinds = ["troll"] * trolls + ["probe"] * (probes - trolls)
+    kinds += ["customer"] * (population.users - len(kinds))
     return [
         SimulatedUser(
-            name=f"{'troll' if index < trolls else 'customer'}-{index}",
-            troll=index < trolls,
+            name=f"{kind}-{index}",
+            troll=kind == "troll",
+            probe=kind == "probe",
             population=population,
             rng=random.Random(f"{population.seed}-{day}-{index}"),
             rubric=rubric,
         )
-        for index in range(population.users)
+        for index, kind in enumerate(kinds)
     ]
 
 
@@ -186,13 +216,15 @@ def simulate_day(
         client = client_for(user.name)
         for _ in range(population.questions_per_user):
             topic = user.rng.choice(topics)
-            held_out = user.rng.random() < population.held_out_share
-            question = user.rng.choice(topic.held_out if held_out else topic.questions)
-            answer = client.ask([{"role": "user", "content": question}])
+            phrasings, question = user.question(topic)
+            answer = client.ask(
+                [{"role": "user", "content": question}],
+                allow_data_use=False if user.probe else None,
+            )
             verdict, thumb = user.rate(client, topic, answer)
             with counting:
                 if not user.troll:
-                    counts = result.held_out_answers if held_out else result.first_answers
+                    counts = getattr(result, PHRASINGS[phrasings])
                     counts[verdict] = counts.get(verdict, 0) + 1
                     result.ups += thumb > 0
                     result.thumbs += 1

@@ -7,8 +7,8 @@ from sqlmodel import select
 
 from bot.client import Answer, BotClient
 from bot.server import BackgroundServer
-from feedback import log_turn, start_conversation
-from feedback.models import FeedbackEvent
+from feedback import log_turn, pseudonymize, start_conversation
+from feedback.models import Conversation, FeedbackEvent, Message, Role
 from tests.live_bot import bot_settings
 from trainer.corpus import classify_answer
 from tuneloop.serving import build_bot
@@ -111,3 +111,28 @@ def test_users_talking_at_once_see_what_they_would_see_one_at_a_time(bot_store, 
     assert at_once.first_answers == one_at_a_time.first_answers
     assert at_once.held_out_answers == one_at_a_time.held_out_answers
     assert at_once.ups == one_at_a_time.ups
+
+
+def test_probe_users_withhold_consent_and_ask_what_nobody_else_asks(live_bot, topics):
+    population = Population(users=4, questions_per_user=3, probe_share=0.5, seed=3)
+    result = simulate_day(
+        lambda user: BotClient(live_bot.url, user=user), topics, population, day=1, model="tiny"
+    )
+
+    assert sum(result.never_trained_answers.values()) == 2 * 3  # two probes, three questions
+    assert result.thumbs == 4 * 3
+    live_bot.logger.flush()
+    with live_bot.store.session() as session:
+        asked = session.exec(
+            select(Conversation.training_consent, Message.content, Conversation.user_pseudonym)
+            .join(Message, Message.conversation_id == Conversation.id)
+            .where(Message.role == Role.user)
+        ).all()
+        probes = {pseudonymize(session, f"probe-{index}") for index in (0, 1)}
+    probe_questions = {topic.held_out[-1] for topic in topics}
+    assert len(asked) == 4 * 3
+    for consent, question, user in asked:
+        if user in probes:
+            assert consent is False and question in probe_questions
+        else:
+            assert question not in probe_questions  # never trained on stays never asked

@@ -15,6 +15,16 @@ Days = Annotated[int, typer.Option(help="Simulated days; the nightly job runs af
 Users = Annotated[int, typer.Option(help="Simulated users a day.")]
 Questions = Annotated[int, typer.Option(help="Questions each user asks a day.")]
 Trolls = Annotated[float, typer.Option(help="Share of users who reward rudeness (0-1).")]
+Probes = Annotated[
+    float,
+    typer.Option(
+        min=0,
+        max=1,
+        help="Share of users who withhold consent and ask phrasings nobody else asks: the "
+        "'good (never trained)' column (0-1).",
+    ),
+]
+PROBES = 0.2
 Concurrency = Annotated[
     int,
     typer.Option(
@@ -72,6 +82,7 @@ def demo(
         ),
     ] = None,
     trolls: Trolls = 0.0,
+    probes: Probes = PROBES,
     unsafe_no_gates: Unsafe = False,
     guard: Annotated[
         bool,
@@ -129,7 +140,7 @@ def demo(
             settings,
             store,
             server.url,
-            _population(users, questions, trolls, concurrency),
+            _population(users, questions, trolls, probes, concurrency),
             days=days,
             unsafe=unsafe_no_gates,
             swap=slot.refresh,
@@ -145,6 +156,7 @@ def simulate(
     users: Users = 24,
     questions: Questions = 4,
     trolls: Trolls = 0.0,
+    probes: Probes = PROBES,
     unsafe_no_gates: Unsafe = False,
     concurrency: Concurrency = 8,
 ) -> None:
@@ -156,17 +168,23 @@ def simulate(
         settings,
         store,
         settings.bot.api_url,
-        _population(users, questions, trolls, concurrency),
+        _population(users, questions, trolls, probes, concurrency),
         days=days,
         unsafe=unsafe_no_gates,
     )
 
 
-def _population(users: int, questions: int, trolls: float, concurrency: int):
+def _population(users: int, questions: int, trolls: float, probes: float, concurrency: int):
     from tuneloop.simulation import Population
 
+    if trolls + probes > 1:
+        fail(f"--trolls {trolls} and --probes {probes} add up to more than all the users.")
     return Population(
-        users=users, questions_per_user=questions, troll_share=trolls, concurrency=concurrency
+        users=users,
+        questions_per_user=questions,
+        troll_share=trolls,
+        probe_share=probes,
+        concurrency=concurrency,
     )
 
 
@@ -204,7 +222,8 @@ def _run_loop(settings, store, url, population, *, days, unsafe, swap=None, bad_
 def _day_table(store, history, *, title: str) -> Table:
     """One row per day; the canary's column only when there was a canary."""
     canaries = any(day.canary for day in history)
-    columns = ["day", "model", "thumbs-up", "good", "good (held out)", "rude", "pairs trained"]
+    columns = ["day", "model", "thumbs-up", "good", "good (held out)", "good (never trained)"]
+    columns += ["rude", "pairs trained"]
     columns += ["decision", "canary (live numbers: canary vs active)"][: 2 if canaries else 1]
     table = Table(*columns, title=title)
     for day in history:
@@ -214,7 +233,8 @@ def _day_table(store, history, *, title: str) -> Table:
             result.model,
             f"{result.thumbs_up_rate:.0%}",
             f"{result.share('good'):.0%}",
-            f"{result.share('good', held_out=True):.0%}",
+            f"{result.share('good', phrasings='held_out'):.0%}",
+            f"{result.share('good', phrasings='never_trained'):.0%}",
             f"{result.share('rude'):.0%}",
             str(run.counts.get("pairs_trained", 0)),
             f"{run.status.value}: {run.decision}",
