@@ -100,25 +100,31 @@ class Rubric:
         threshold: float = MEANING_THRESHOLD,
     ) -> None:
         self.embed, self.threshold = embed, threshold
+        # Users judge from several threads; a fast tokenizer must not be used by two at once.
+        self._embedding = threading.Lock()
         self._answers: dict[str, tuple[list[str], torch.Tensor]] = {}
         self.learn(topics)
 
     def learn(self, topics: Iterable[Topic]) -> None:
         """Embed the answers of topics not seen yet, in one batch."""
-        new = {topic.id: topic for topic in topics if topic.id not in self._answers}
-        if not new:
-            return
-        vectors = self.embed([text for topic in new.values() for text in topic.answers.values()])
-        sizes = [len(topic.answers) for topic in new.values()]
-        for topic, block in zip(new.values(), torch.split(vectors, sizes), strict=True):
-            self._answers[topic.id] = (list(topic.answers), block)
+        with self._embedding:
+            new = {topic.id: topic for topic in topics if topic.id not in self._answers}
+            if not new:
+                return
+            texts = [text for topic in new.values() for text in topic.answers.values()]
+            vectors = self.embed(texts)
+            sizes = [len(topic.answers) for topic in new.values()]
+            for topic, block in zip(new.values(), torch.split(vectors, sizes), strict=True):
+                self._answers[topic.id] = (list(topic.answers), block)
 
     def verdict(self, topic: Topic, answer: str) -> str:
         if classify_answer(topic, answer) == "rude":
             return "rude"
         self.learn([topic])
         variants, vectors = self._answers[topic.id]
-        similarities = vectors @ self.embed([answer])[0]
+        with self._embedding:
+            meaning = self.embed([answer])[0]
+        similarities = vectors @ meaning
         best = int(similarities.argmax())
         return variants[best] if similarities[best] >= self.threshold else "other"
 
@@ -207,7 +213,7 @@ def simulate_day(
     packaged sentence embedder's)."""
     result = DayResult(day=day, model=model)
     rubric = rubric or Rubric(shared_embedder().embed)
-    rubric.learn(topics)  # up front: the users' threads only read it
+    rubric.learn(topics)  # up front, in one batch
     users = make_users(population, day, rubric)
     asks = population.users * population.questions_per_user
     counting = threading.Lock()
