@@ -41,23 +41,23 @@ InjectBad = Annotated[
         "swapped) and let it through the model gates: the canary has to catch it live.",
     ),
 ]
-DemoUsers = Annotated[
-    int | None,
-    typer.Option(
-        help="Simulated users a day (default: 72; 120 with --inject-bad-candidate, which the "
-        "canary needs to decide within a day).",
-        show_default=False,
-    ),
-]
-DEMO_USERS = 72  # 360 questions a day: enough pairs a night, and a day's rate within a few %
+# 720 questions a day: 100-240 pairs a night (72 users made 47-110, and the loop learned less),
+# a day's rate within a few %, and a canary decides within a day.
+DEMO_USERS = 144
 # A pretrained model answers at about 12 tokens/s on 2 cores: fewer users, shorter answers,
 # and a learning rate for LoRA adapters (the demo model's full fine-tuning wants less).
 BASE_USERS = 36
+DemoUsers = Annotated[
+    int | None,
+    typer.Option(
+        help=f"Simulated users a day (default: {DEMO_USERS}; {BASE_USERS} with --base).",
+        show_default=False,
+    ),
+]
 BASE_QUESTIONS = 3
 DEMO_QUESTIONS = 5
 BASE_ANSWER_TOKENS = 48
 BASE_DPO_LR = 2e-4
-INJECT_USERS = 120
 # The demo's traffic is a few hundred rated answers a day: a canary gets half of it, and
 # decides after fewer rated answers and with a wider margin than a deployment would.
 DEMO_CANARY = {"share": 0.5, "min_rated": 40, "margin": 0.15, "check_every": 10}
@@ -73,7 +73,13 @@ Unsafe = Annotated[
 
 @app.command("demo")
 def demo(
-    days: Days = 3,
+    days: Annotated[
+        int,
+        typer.Option(
+            help="Simulated days; the nightly job runs after each, so day 4 is the first to "
+            "meet the third night's model."
+        ),
+    ] = 4,
     users: DemoUsers = None,
     questions: Annotated[
         int | None,
@@ -112,7 +118,7 @@ def demo(
     if inject_bad_candidate and days < 3:
         fail("--inject-bad-candidate needs --days 3 or more: it injects on the second night.")
     default_users = BASE_USERS if base else DEMO_USERS
-    users = users or (INJECT_USERS if inject_bad_candidate else default_users)
+    users = users or default_users
     questions = questions or (BASE_QUESTIONS if base else DEMO_QUESTIONS)
     settings = load_settings()
     if base is not None:
