@@ -132,21 +132,7 @@ def sft_trl(model: Path, work: Path, method: str, steps: int, batch: int) -> Non
     train, _ = sft_data(steps, batch)
     tokenizer = AutoTokenizer.from_pretrained(model)
     policy = AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32)
-    config = SFTConfig(
-        output_dir=str(work / "checkpoints"),
-        learning_rate=LEARNING_RATES["sft", method],
-        max_steps=steps,
-        per_device_train_batch_size=batch,
-        max_length=256,
-        seed=0,
-        use_cpu=True,
-        bf16=False,
-        activation_checkpointing=False,
-        save_strategy="no",
-        logging_steps=10,
-        report_to="none",
-        disable_tqdm=True,
-    )
+    config = SFTConfig(**plain_args(work, "sft", method, steps, batch), max_length=256)
     trainer = SFTTrainer(
         model=policy,
         args=config,
@@ -156,6 +142,24 @@ def sft_trl(model: Path, work: Path, method: str, steps: int, batch: int) -> Non
     )
     trainer.train()
     trainer.save_model(str(work / "out"))
+
+
+def plain_args(work: Path, kind: str, method: str, steps: int, batch: int) -> dict:
+    """The training arguments both plain TRL scripts pass, as a user on a CPU would write them."""
+    return {
+        "output_dir": str(work / "checkpoints"),
+        "learning_rate": LEARNING_RATES[kind, method],
+        "max_steps": steps,
+        "per_device_train_batch_size": batch,
+        "seed": 0,
+        "use_cpu": True,
+        "bf16": False,
+        "activation_checkpointing": False,
+        "save_strategy": "no",
+        "logging_steps": 10,
+        "report_to": "none",
+        "disable_tqdm": True,
+    }
 
 
 def dpo_tuneloop(model: Path, work: Path, method: str, steps: int, batch: int) -> None:
@@ -192,21 +196,7 @@ def dpo_trl(model: Path, work: Path, method: str, steps: int, batch: int) -> Non
     dataset = load_dataset("json", data_files=str(work / "pairs.jsonl"), split="train").map(
         lambda row: {"prompt": [{"role": "system", "content": SYSTEM}, *row["prompt"]]}
     )
-    config = DPOConfig(
-        output_dir=str(work / "checkpoints"),
-        learning_rate=LEARNING_RATES["dpo", method],
-        beta=0.1,
-        max_steps=steps,
-        per_device_train_batch_size=batch,
-        seed=0,
-        use_cpu=True,
-        bf16=False,
-        activation_checkpointing=False,
-        save_strategy="no",
-        logging_steps=10,
-        report_to="none",
-        disable_tqdm=True,
-    )
+    config = DPOConfig(**plain_args(work, "dpo", method, steps, batch), beta=0.1)
     trainer = DPOTrainer(
         model=policy,
         args=config,
