@@ -2,9 +2,10 @@
 
 Policies (each tested): every vote is its own row and the latest per rater counts; ties make no
 pair; when every answer to a context is rated bad no pair comes from them (only a correction
-can); consent, operator exclusions, answers the serving guard withheld and texts retention purged
-are filtered in the query that selects feedback. Given an embedding function, first questions
-that mean the same share a context too.
+can); consent, operator exclusions and texts retention purged are filtered in the query that
+selects feedback. An answer the serving guard withheld was never shown, so no user's vote on it
+counts; the guard's own verdict does, as a down-vote (`guard_votes`). Given an embedding
+function, first questions that mean the same share a context too.
 """
 
 import uuid
@@ -41,6 +42,10 @@ class PairPolicy:
     duplicate_similarity: float = field(
         default=0.95,
         metadata={"help": "Cosine from which two pairs are near duplicates (with an embedding)."},
+    )
+    guard_votes: bool = field(
+        default=True,
+        metadata={"help": "Answers the serving guard withheld count as down-voted."},
     )
 
 
@@ -115,16 +120,50 @@ def latest_votes() -> sa.Subquery:
     return sa.select(ranked).where(ranked.c.recency == 1).subquery("latest")
 
 
+# Who cast the serving guard's votes, in place of a user's pseudonym (no rater weight applies).
+GUARD_RATER = "serving-guard"
+
+
+def guard_votes() -> sa.Select:
+    """The serving guard's verdict on each answer it withheld, as a vote shaped like
+    `latest_votes`' rows: a thumbs down (score 0). An answer that users rated well in the same
+    context (often the one the guard regenerated in its place) is then chosen over the withheld
+    one, so the model itself learns what the guard had to catch."""
+    return (
+        sa.select(
+            sa.cast(sa.null(), FeedbackEvent.id.type).label("feedback_id"),
+            Message.id.label("message_id"),
+            sa.literal(GUARD_RATER).label("user_pseudonym"),
+            Message.created_at,
+            sa.literal(0.0).label("score"),
+            sa.literal(1).label("recency"),
+        )
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(
+            Conversation.training_consent.is_(True),
+            Message.guard_flags.is_not(None),
+            Message.purged_at.is_(None),
+            Message.id.not_in(_excluded_messages()),
+        )
+    )
+
+
 def scored_answers(
-    rater_weights: sa.FromClause | None = None, prompt_groups: sa.FromClause | None = None
+    rater_weights: sa.FromClause | None = None,
+    prompt_groups: sa.FromClause | None = None,
+    *,
+    with_guard_votes: bool = False,
 ) -> sa.Subquery:
     """Every rated answer with its (trust-weighted) mean score and its context key.
 
     Answers share a context when they reply to the same user message (regenerations) or, for
     a conversation's first question, to the same normalized question (same prompt elsewhere),
     or to one that `prompt_groups` (see `feedback.prompt_groups`) puts in the same group.
+    `with_guard_votes`: the answers the serving guard withheld too (`guard_votes`).
     """
     votes = latest_votes()
+    if with_guard_votes:
+        votes = sa.union_all(sa.select(votes), guard_votes()).subquery("votes")
     weight = sa.literal(1.0)
     query = sa.select(votes)
     if rater_weights is not None:
@@ -175,7 +214,7 @@ def rated_pairs(
     `max_pairs_per_context`: the strongest gaps first. One query ranks every context's
     answers; only the ranked ends (a bounded number of rows per context) leave the database.
     """
-    scored = scored_answers(rater_weights, prompt_groups)
+    scored = scored_answers(rater_weights, prompt_groups, with_guard_votes=policy.guard_votes)
     newest_first = scored.c.last_feedback_at.desc()
     ranked = sa.select(
         scored,

@@ -151,6 +151,45 @@ def test_an_answer_the_serving_guard_withheld_is_never_chosen(session):
     assert (pair.strategy, pair.chosen, pair.rejected) == (PairStrategy.correction, GOOD, RUDE)
 
 
+def withhold(session, question, text=RUDE):
+    """An answer the serving guard flagged and replaced: logged beside the one shown."""
+    return log_turn(
+        session,
+        conversation_id=question.conversation_id,
+        parent_id=question.id,
+        answer=text,
+        guard_flags=["insult"],
+    )[1]
+
+
+def test_the_serving_guard_votes_down_what_it_withheld(session):
+    question, _ = ask(session)
+    withheld = withhold(session, question)
+    shown = regenerate(session, question)
+    up = thumbs(session, shown, 1)
+
+    [pair] = pairs(session)
+    assert pair.strategy == PairStrategy.regeneration
+    assert (pair.chosen, pair.rejected) == (GOOD, RUDE)
+    assert pair.rejected_message_id == withheld.id
+    assert str(up.id) in pair.feedback_ids  # the guard's vote is no feedback event
+
+    assert build_pairs(session, since=None, policy=PairPolicy(guard_votes=False)) == []
+
+
+def test_a_withheld_answer_pairs_only_with_one_users_liked(session):
+    question, first = ask(session, "Where is my order?")
+    thumbs(session, first, -1)
+    withhold(session, question)
+    assert [p.rejected for p in pairs(session)] == []  # nothing better to prefer to it
+
+    liked, _ = ask(session, "Do you ship abroad?")
+    thumbs(session, regenerate(session, liked), 1)
+    private, _ = ask(session, "Do you ship abroad?", consent=False, user="v")
+    withhold(session, private)
+    assert pairs(session) == []  # without consent, the guard's vote is not used either
+
+
 def test_only_feedback_after_the_cutoff_counts(session):
     question, rude = ask(session)
     good = regenerate(session, question)
