@@ -75,7 +75,7 @@ class NightlyPlan:
     data_limits: DataGateLimits = field(default_factory=DataGateLimits)
     model_limits: ModelGateLimits = field(default_factory=ModelGateLimits)
     # Greedy decoding for the model gates: both models answer deterministically, so a gate
-    # compares the models and not two draws of sampling noise (20 red-team prompts are few).
+    # compares the models and not two draws of sampling noise (60 red-team prompts are few).
     eval_sampling: Sampling = field(default_factory=lambda: Sampling(temperature=0.0))
     min_pairs: int = 8
     replay_share: float = 0.2
