@@ -34,9 +34,9 @@ log = logging.getLogger(__name__)
 class TrainingPlan:
     """tuneloop's knobs; `dpo_config` maps them onto TRL's DPOConfig (overrides win)."""
 
-    learning_rate: float = 5e-5
-    beta: float = 0.1
-    num_train_epochs: float = 2
+    learning_rate: float = 1e-4
+    beta: float = 0.3
+    num_train_epochs: float = 2  # at most: early stopping on the held-out pairs' loss
     sft_weight: float = 0.2
     loss_type: str = "sigmoid"  # TRL's pairwise loss; the SFT term is added by sft_weight
     batch_size: int = 8

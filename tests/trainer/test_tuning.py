@@ -157,10 +157,11 @@ def test_a_three_trial_study_is_stored_and_its_best_trial_becomes_a_profile(
         assert sorted(trial.intermediate_values) == [1, 2]  # fold 0 epoch 1, fold 1 epoch 1
         assert 0 <= trial.user_attrs["accuracy"] <= 1
         assert len(trial.user_attrs["fold_accuracies"]) == 2
+    current = plan.training  # a new study tries the current values first
     assert {k: trials[0].params[k] for k in ("learning_rate", "beta", "loss_type")} == {
-        "learning_rate": 5e-5,  # a new study tries the current values first
-        "beta": 0.1,
-        "loss_type": "sigmoid",
+        "learning_rate": current.learning_rate,
+        "beta": current.beta,
+        "loss_type": current.loss_type,
     }
     run_study(study, rows, plan, trials=3)  # the study holds 3 already: nothing more runs
     assert len(stored.get_trials()) == 3
