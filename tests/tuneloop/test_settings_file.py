@@ -83,7 +83,7 @@ def test_removing_a_key_brings_back_the_default(path):
     assert "learning_rate" not in path.read_text()
     assert "# Careful: see the tuning study." in path.read_text()
     row = next(s for s in list_settings(path) if s.key == "trainer.learning_rate")
-    assert (row.value, row.source) == ("5e-05", "default")
+    assert (row.value, row.source) == ("0.0001", "default")
 
 
 def test_values_are_typed_as_toml_and_bare_words_are_text():
@@ -100,7 +100,7 @@ def test_listing_masks_secrets_and_says_where_each_value_comes_from(path, monkey
     assert rows["dashboards.admin_password_hash"].value == "(not set)"
     assert (rows["bot.temperature"].value, rows["bot.temperature"].source) == ("0.3", "environment")
     assert rows["trainer.learning_rate"].source == "file"
-    assert (rows["trainer.beta"].value, rows["trainer.beta"].source) == ("0.1", "default")
+    assert (rows["trainer.beta"].value, rows["trainer.beta"].source) == ("0.3", "default")
     assert rows["tuning.beta"].value == "{low = 0.02, high = 0.5, log = true}"
     assert rows["trainer.learning_rate"].description == "DPO learning rate."
 
