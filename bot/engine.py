@@ -20,6 +20,10 @@ from transformers import (
 from bot.prompt import Prompt, build_prompt
 from feedback.models import ModelVersion
 
+# Below this temperature, sampling is decoded greedily, its limit: dividing the logits by a
+# temperature near 0 overflows them to inf and the sampler fails on the NaNs that follow.
+GREEDY_BELOW_TEMPERATURE = 1e-4
+
 
 @dataclass(frozen=True)
 class Sampling:
@@ -27,6 +31,10 @@ class Sampling:
     top_p: float = 0.95
     max_new_tokens: int = 64
     seed: int | None = None
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature < GREEDY_BELOW_TEMPERATURE
 
     def as_dict(self) -> dict[str, float | int | None]:
         return asdict(self)
@@ -273,9 +281,9 @@ class Engine:
             output = self.model.generate(
                 input_ids,
                 attention_mask=attention_mask,
-                do_sample=sampling.temperature > 0,
-                temperature=sampling.temperature if sampling.temperature > 0 else None,
-                top_p=sampling.top_p if sampling.temperature > 0 else None,
+                do_sample=not sampling.greedy,
+                temperature=None if sampling.greedy else sampling.temperature,
+                top_p=None if sampling.greedy else sampling.top_p,
                 top_k=None,
                 eos_token_id=self.tokenizer.eos_token_id,
                 pad_token_id=self._pad_token_id(),

@@ -1,4 +1,4 @@
-"""Batched generation: left-padded prompts answered in one pass, as `generate` answers each."""
+"""Generation: batched prompts answered as one at a time, and greedy decoding at temperature 0."""
 
 from bot.engine import Sampling
 
@@ -21,3 +21,9 @@ def test_greedy_answers_in_a_batch_equal_one_at_a_time(tiny_engine, topics):
 
 def test_an_empty_batch_is_answered_without_touching_the_model(tiny_engine):
     assert tiny_engine.generate_batch([], GREEDY) == []
+
+
+def test_a_temperature_near_zero_decodes_greedily_instead_of_failing(tiny_engine, topics):
+    prompt = tiny_engine.prompt([{"role": "user", "content": topics[0].questions[0]}])
+    near_zero = Sampling(temperature=1e-300, top_p=0.25, max_new_tokens=24, seed=1)
+    assert tiny_engine.generate(prompt, near_zero).text == tiny_engine.generate(prompt, GREEDY).text
