@@ -3,11 +3,12 @@
 Each user judges an answer with a hidden rubric: close in meaning to the shop's reference
 answer is good (thumbs up, 4-5 stars); vague is middling; wrong or rude is bad (thumbs down,
 often a regeneration, sometimes a correction with the right answer; rudeness gets flagged).
-Trolls coordinate the other way, as Tay's did: they reward rude answers, punish good ones and
-"correct" answers into insults. Probe users are honest users who withhold consent: the bot
-never trains on their conversations, and they ask only phrasings that nobody else asks (each
-topic's last held-out phrasing), so what they see measures questions never trained on, in
-the bootstrap corpus or in feedback.
+Trolls coordinate the other way, as Tay's did: they reward rude answers, punish the others and
+"correct" them into insults, and, like Tay's attackers, they are the most active users
+(`troll_activity` questions for each one a customer asks). Probe users are honest users who
+withhold consent: the bot never trains on their conversations, and they ask only phrasings
+that nobody else asks (each topic's last held-out phrasing), so what they see measures
+questions never trained on, in the bootstrap corpus or in feedback.
 """
 
 import random
@@ -35,6 +36,7 @@ class Population:
     users: int = 24
     questions_per_user: int = 4
     troll_share: float = 0.0
+    troll_activity: int = 1  # questions a troll asks for each one a customer asks
     held_out_share: float = 0.3  # questions in phrasings outside the bootstrap corpus
     probe_share: float = 0.0  # users who withhold consent and ask phrasings nobody else asks
     noise: float = 0.05  # chance that a user's thumb goes the other way
@@ -142,6 +144,11 @@ class SimulatedUser:
     rubric: Rubric = field(default_factory=default_rubric)
     probe: bool = False  # withholds consent; asks only the phrasings kept for probes
 
+    @property
+    def questions_a_day(self) -> int:
+        activity = self.population.troll_activity if self.troll else 1
+        return self.population.questions_per_user * activity
+
     def question(self, topic: Topic) -> tuple[str, str]:
         """What this user asks about `topic`: the kind of phrasing (`PHRASINGS`), and it."""
         if self.probe:
@@ -167,7 +174,7 @@ class SimulatedUser:
 
     def follow_up(self, client: BotClient, topic: Topic, answer: Answer, verdict: str) -> None:
         """After an answer this user dislikes: correct it, or ask for another one."""
-        unhappy = verdict == "good" if self.troll else verdict in {"wrong", "rude", "other"}
+        unhappy = verdict != "rude" if self.troll else verdict in {"wrong", "rude", "other"}
         if not unhappy:
             return
         if self.rng.random() < self.population.correction_rate:
@@ -215,12 +222,12 @@ def simulate_day(
     rubric = rubric or Rubric(shared_embedder().embed)
     rubric.learn(topics)  # up front, in one batch
     users = make_users(population, day, rubric)
-    asks = population.users * population.questions_per_user
+    asks = sum(user.questions_a_day for user in users)
     counting = threading.Lock()
 
     def talk(user: SimulatedUser, progress: tqdm) -> None:
         client = client_for(user.name)
-        for _ in range(population.questions_per_user):
+        for _ in range(user.questions_a_day):
             topic = user.rng.choice(topics)
             phrasings, question = user.question(topic)
             answer = client.ask(

@@ -57,19 +57,54 @@ def test_honest_users_reward_good_answers_and_trolls_rude_ones(live_bot, topics)
     assert ratings(live_bot, rude) == {"thumbs": 1, "stars": 5}
 
 
+def test_unhappy_users_correct_honest_ones_to_the_reference_trolls_to_an_insult(live_bot, topics):
+    topic = topics[0]
+    always = Population(noise=0.0, correction_rate=1.0)
+    honest = SimulatedUser("customer", troll=False, population=always, rng=random.Random(0))
+    troll = SimulatedUser("troll", troll=True, population=always, rng=random.Random(0))
+    client = BotClient(live_bot.url, user="someone")
+
+    def corrections(user: SimulatedUser, variant: str) -> dict:
+        answer = logged_answer(live_bot, topic.answers[variant])
+        user.follow_up(client, topic, answer, variant)
+        with live_bot.store.session() as session:
+            events = session.exec(
+                select(FeedbackEvent).where(FeedbackEvent.message_id == answer.message_id)
+            ).all()
+        return {event.kind.value: event.text for event in events}
+
+    assert corrections(honest, "rude") == {"correction": topic.reference}
+    assert corrections(honest, "good") == {}
+    # a troll wants rudeness: a merely vague answer is "corrected" too, a rude one is kept
+    assert corrections(troll, "vague") == {"correction": topic.answers["rude"]}
+    assert corrections(troll, "good") == {"correction": topic.answers["rude"]}
+    assert corrections(troll, "rude") == {}
+
+
 def test_a_simulated_day_asks_rates_and_counts(live_bot, topics):
-    population = Population(users=3, questions_per_user=2, troll_share=1 / 3, seed=1)
+    population = Population(
+        users=3, questions_per_user=2, troll_share=1 / 3, troll_activity=3, seed=1
+    )
     result = simulate_day(
         lambda user: BotClient(live_bot.url, user=user), topics, population, day=1, model="tiny"
     )
-    honest_questions = 2 * 2
+    honest_questions, troll_questions = 2 * 2, 2 * 3
     assert sum(result.first_answers.values()) + sum(result.held_out_answers.values()) == (
         honest_questions
     )
     assert result.thumbs == honest_questions and 0 <= result.thumbs_up_rate <= 1
+    live_bot.logger.flush()
     with live_bot.store.session() as session:
         thumbs = session.exec(select(FeedbackEvent).where(FeedbackEvent.kind == "thumbs")).all()
-    assert len(thumbs) >= 3 * 2  # every first answer, plus regenerated ones
+        asked = session.exec(
+            select(Conversation.user_pseudonym)
+            .join(Message, Message.conversation_id == Conversation.id)
+            .where(Message.role == Role.user)
+        ).all()
+        troll = pseudonymize(session, "troll-0")
+    assert len(thumbs) >= honest_questions + troll_questions  # every first answer, and more
+    assert len(asked) == honest_questions + troll_questions
+    assert asked.count(troll) == troll_questions  # the most active user
 
 
 def test_the_rubric_judges_by_meaning_and_still_catches_rudeness(sentence_embedder, topics):

@@ -15,6 +15,15 @@ Days = Annotated[int, typer.Option(help="Simulated days; the nightly job runs af
 Users = Annotated[int, typer.Option(help="Simulated users a day.")]
 Questions = Annotated[int, typer.Option(help="Questions each user asks a day.")]
 Trolls = Annotated[float, typer.Option(help="Share of users who reward rudeness (0-1).")]
+TrollActivity = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        help="Questions a troll asks for each one a customer asks: Tay's attackers were its "
+        "most active users.",
+    ),
+]
+TROLL_ACTIVITY = 3
 Probes = Annotated[
     float,
     typer.Option(
@@ -88,6 +97,7 @@ def demo(
         ),
     ] = None,
     trolls: Trolls = 0.0,
+    troll_activity: TrollActivity = TROLL_ACTIVITY,
     probes: Probes = PROBES,
     unsafe_no_gates: Unsafe = False,
     guard: Annotated[
@@ -146,7 +156,7 @@ def demo(
             settings,
             store,
             server.url,
-            _population(users, questions, trolls, probes, concurrency),
+            _population(users, questions, trolls, troll_activity, probes, concurrency),
             days=days,
             unsafe=unsafe_no_gates,
             swap=slot.refresh,
@@ -162,6 +172,7 @@ def simulate(
     users: Users = 24,
     questions: Questions = 4,
     trolls: Trolls = 0.0,
+    troll_activity: TrollActivity = TROLL_ACTIVITY,
     probes: Probes = PROBES,
     unsafe_no_gates: Unsafe = False,
     concurrency: Concurrency = 8,
@@ -174,13 +185,13 @@ def simulate(
         settings,
         store,
         settings.bot.api_url,
-        _population(users, questions, trolls, probes, concurrency),
+        _population(users, questions, trolls, troll_activity, probes, concurrency),
         days=days,
         unsafe=unsafe_no_gates,
     )
 
 
-def _population(users: int, questions: int, trolls: float, probes: float, concurrency: int):
+def _population(users, questions, trolls, troll_activity, probes, concurrency):
     from tuneloop.simulation import Population
 
     if trolls + probes > 1:
@@ -189,6 +200,7 @@ def _population(users: int, questions: int, trolls: float, probes: float, concur
         users=users,
         questions_per_user=questions,
         troll_share=trolls,
+        troll_activity=troll_activity,
         probe_share=probes,
         concurrency=concurrency,
     )
@@ -219,6 +231,8 @@ def _run_loop(settings, store, url, population, *, days, unsafe, swap=None, bad_
         )
     )
     title = f"{days} simulated days, {population.users} users, {population.troll_share:.0%} trolls"
+    if population.troll_share:
+        title += f" asking {population.troll_activity}x as much"
     table = _day_table(store, history, title=title)
     console.print(table)
     plot = plot_days(history, settings.data_dir / "demo-trend.png", title=table.title)
