@@ -80,10 +80,11 @@ def write_snapshot(
     replay_share: float = 0.0,
     replay_after: datetime | None = None,
     seed: int = 0,
+    guard_votes: bool = False,
 ) -> DatasetSnapshot:
     """Freeze the kept `pairs`, plus `replay_share` as many kept pairs of earlier snapshots:
     pairs made after `replay_after` (the retention limit), from conversations that still
-    consent."""
+    consent. Beside them, the unpaired rows for KTO (`write_kto_rows`)."""
     kept = [pair for pair in pairs if pair.verdict == GateVerdict.kept]
     replayable = (
         select(PreferencePair)
@@ -104,7 +105,9 @@ def write_snapshot(
     path = directory / f"{snapshot_id}.jsonl"
     lines = [json.dumps(training_row(pair)) for pair in [*kept, *replayed]]
     path.write_text("".join(line + "\n" for line in lines))
-    kto_path, kto_count = write_kto_rows(session, directory / f"{snapshot_id}.kto.jsonl")
+    kto_path, kto_count = write_kto_rows(
+        session, directory / f"{snapshot_id}.kto.jsonl", guard_votes=guard_votes
+    )
     snapshot = DatasetSnapshot(
         id=snapshot_id,
         path=str(path),
@@ -135,10 +138,11 @@ def training_row(pair: PreferencePair) -> dict:
     }
 
 
-def write_kto_rows(session: Session, path: Path) -> tuple[Path, int]:
+def write_kto_rows(session: Session, path: Path, *, guard_votes: bool = False) -> tuple[Path, int]:
     """Unpaired ratings for KTO: each rated answer with label = rated good (ties left out), and
-    the answer's id (what erasure finds it by)."""
-    scored = scored_answers()
+    the answer's id (what erasure finds it by). `guard_votes`: the answers the serving guard
+    withheld count as voted down (`feedback.pairs.guard_votes`)."""
+    scored = scored_answers(with_guard_votes=guard_votes)
     rows = session.execute(
         sa.select(scored.c.message_id, scored.c.context_id, scored.c.score).where(
             scored.c.score != 0.5

@@ -171,6 +171,7 @@ def _steps(session: Session, run: TrainingRun, base: ModelVersion, plan: Nightly
             replay_share=plan.replay_share,
             replay_after=retention_start(plan.retention_days),
             seed=plan.training.seed,
+            guard_votes=plan.pair_policy.guard_votes,
         )
         run.snapshot_id = snapshot.id
         detail |= {"pairs": snapshot.pair_count, "kto_rows": snapshot.kto_count}

@@ -1,5 +1,6 @@
 """Pair building policies, on SQLite and PostgreSQL: who wins, what pairs, what never pairs."""
 
+import json
 import uuid
 
 import pytest
@@ -8,6 +9,7 @@ from feedback import log_turn, record_feedback, record_review, start_conversatio
 from feedback.curation import build_pairs, deduplicate
 from feedback.models import PairStrategy
 from feedback.pairs import PairCandidate, PairPolicy
+from feedback.snapshots import write_kto_rows
 from feedback.trust import rater_trust, weights_table
 
 POLICY = PairPolicy()
@@ -175,6 +177,25 @@ def test_the_serving_guard_votes_down_what_it_withheld(session):
     assert str(up.id) in pair.feedback_ids  # the guard's vote is no feedback event
 
     assert build_pairs(session, since=None, policy=PairPolicy(guard_votes=False)) == []
+
+
+def test_the_kto_rows_label_what_users_rated_and_what_the_guard_withheld(session, tmp_path):
+    question, down = ask(session)
+    withheld = withhold(session, question)
+    shown = regenerate(session, question)
+    thumbs(session, down, -1), thumbs(session, shown, 1)
+    ask(session, "Do you ship abroad?")  # never rated: no row
+
+    def labels(**options) -> dict:
+        path, count = write_kto_rows(session, tmp_path / "kto.jsonl", **options)
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+        assert len(rows) == count
+        assert all(row["prompt"] == [{"role": "user", "content": question.content}] for row in rows)
+        return {row["message_id"]: row["label"] for row in rows}
+
+    rated = {str(down.id): False, str(shown.id): True}
+    assert labels() == rated
+    assert labels(guard_votes=True) == rated | {str(withheld.id): False}
 
 
 def test_a_withheld_answer_pairs_only_with_one_users_liked(session):
