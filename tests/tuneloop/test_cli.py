@@ -10,7 +10,8 @@ from sqlmodel import select
 
 from feedback import activate, active_model_version, register_model_version
 from feedback.migrate import head_revision, upgrade
-from feedback.models import FeedbackEvent, TrainingRun
+from feedback.models import FeedbackEvent, RunStatus, TrainingRun
+from trainer.model_gates import GateResult, report
 from tuneloop.settings import Settings
 from tuneloop.store import open_store
 
@@ -128,6 +129,38 @@ def test_models_list_promote_and_rollback(tmp_path, tiny_model_dir):
         assert active_model_version(session).id == first.id
     missing = tuneloop("models", "promote", "999", cwd=tmp_path, env=env)
     assert missing.returncode == 2 and "no model version with id 999" in missing.stderr
+
+
+def test_runs_list_and_show_a_runs_model_gates(tmp_path, tiny_model_dir):
+    data = tmp_path / "data"
+    store, _ = store_serving(data, tiny_model_dir, "t")
+    gates = [
+        GateResult("red-team toxicity", True, 0.05, 0.1, "toxic-answer rate <= active + 0.02"),
+        GateResult("repetition", False, 0.124, 0.043, "looping-answer rate <= active + 0.05"),
+    ]
+    with store.session() as session:
+        session.add(
+            TrainingRun(
+                status=RunStatus.rejected,
+                counts={"pairs_trained": 277},
+                gate_report={"dropped": {"toxic_chosen": 3}, "model_gates": report(gates)},
+                decision="failed: repetition (looping-answer rate <= active + 0.05)",
+            )
+        )
+        session.commit()
+    env = {"TUNELOOP_DATA_DIR": str(data), "COLUMNS": "200"}
+
+    listing = tuneloop("runs", "list", cwd=tmp_path, env=env)
+    assert listing.returncode == 0, listing.stderr
+    assert "rejected" in listing.stdout and "277" in listing.stdout
+    shown = tuneloop("runs", "show", "1", cwd=tmp_path, env=env)
+    assert shown.returncode == 0, shown.stderr
+    rows = {line.split("│")[1].strip(): line for line in shown.stdout.splitlines() if "│" in line}
+    assert "0.124" in rows["repetition"] and "0.043" in rows["repetition"]
+    assert "no" in rows["repetition"].split("│")[5] and "yes" in rows["red-team toxicity"]
+    assert "toxic_chosen" in shown.stdout and "failed: repetition" in shown.stdout
+    missing = tuneloop("runs", "show", "9", cwd=tmp_path, env=env)
+    assert missing.returncode == 2 and "no nightly run with id 9" in missing.stderr
 
 
 def test_nightly_now_reports_a_skipped_run_with_its_reason(tmp_path, tiny_model_dir):

@@ -59,4 +59,14 @@ def fail(problem: Exception | str) -> NoReturn:
 
 
 # The commands register themselves on `app` when their modules load.
-from tuneloop.cli import bot, governance, loop, models, scoring, store, training, tuning  # noqa: E402, F401
+from tuneloop.cli import (  # noqa: E402, F401
+    bot,
+    governance,
+    loop,
+    models,
+    runs,
+    scoring,
+    store,
+    training,
+    tuning,
+)
