@@ -50,7 +50,9 @@ def build_pairs(
         rater_weights=rater_weights,
         prompt_groups=prompt_groups,
     )
-    pairs += correction_pairs(session, since=since)
+    pairs += correction_pairs(
+        session, since=since, rater_weights=rater_weights, min_trust=policy.min_trust
+    )
     attach_provenance(session, pairs)
     scrubbed = cache(partial(scrub_pii, keep=tuple(keep_pii)))  # answers repeat a lot
     pairs = deduplicate(

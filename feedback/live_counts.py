@@ -1,5 +1,7 @@
 """How one model version does with real users over a stretch of time: the counts that the
-canary comparison and the watch after a promotion read."""
+canary comparison and the watch after a promotion read. Raters the last nightly run
+distrusted (`DISTRUSTED_BELOW`: trolls rewarding toxic answers) are not counted: otherwise
+they could roll back a model for being less rude."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -8,7 +10,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
-from feedback.models import FeedbackEvent, FeedbackKind, Message, Role
+from feedback.models import (
+    DISTRUSTED_BELOW,
+    FeedbackEvent,
+    FeedbackKind,
+    Message,
+    RaterTrustRecord,
+    Role,
+)
 from feedback.pairs import vote_recency
 
 # VADER's own convention: a compound score at or below -0.05 is a negative text.
@@ -46,7 +55,7 @@ def version_counts(
     regenerated = session.execute(
         sa.select(sa.func.count(sa.distinct(FeedbackEvent.message_id)))
         .join(Message, Message.id == FeedbackEvent.message_id)
-        .where(*window, FeedbackEvent.kind == FeedbackKind.regenerate)
+        .where(*window, FeedbackEvent.kind == FeedbackKind.regenerate, _trusted())
     ).scalar_one()
     answer = aliased(Message)
     replies, negative = session.execute(
@@ -88,12 +97,20 @@ def _thumbs(session: Session, window: list) -> tuple[int | None, int | None]:
     ranked = (
         sa.select(FeedbackEvent.value, vote_recency().label("recency"))
         .join(Message, Message.id == FeedbackEvent.message_id)
-        .where(*window, FeedbackEvent.kind == FeedbackKind.thumbs)
+        .where(*window, FeedbackEvent.kind == FeedbackKind.thumbs, _trusted())
         .subquery("ranked")
     )
     return session.execute(
         sa.select(sa.func.count(), _count_where(ranked.c.value == 1)).where(ranked.c.recency == 1)
     ).one()
+
+
+def _trusted() -> sa.ColumnElement[bool]:
+    """The feedback event is not by a rater the last nightly run distrusted."""
+    distrusted = sa.select(RaterTrustRecord.user_pseudonym).where(
+        RaterTrustRecord.weight < DISTRUSTED_BELOW
+    )
+    return FeedbackEvent.user_pseudonym.not_in(distrusted)
 
 
 def _count_where(condition) -> sa.ColumnElement[int]:

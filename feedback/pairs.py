@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from feedback.models import (
+    DISTRUSTED_BELOW,
     Conversation,
     FeedbackEvent,
     FeedbackKind,
@@ -46,6 +47,14 @@ class PairPolicy:
     guard_votes: bool = field(
         default=True,
         metadata={"help": "Answers the serving guard withheld count as down-voted."},
+    )
+    min_trust: float = field(
+        default=DISTRUSTED_BELOW,
+        metadata={
+            "help": "Rater trust an answer's votes must add up to before it is paired (one "
+            "trusted rater's vote does, a distrusted one's alone does not); a distrusted "
+            "rater's corrections make no pair."
+        },
     )
 
 
@@ -154,7 +163,8 @@ def scored_answers(
     *,
     with_guard_votes: bool = False,
 ) -> sa.Subquery:
-    """Every rated answer with its (trust-weighted) mean score and its context key.
+    """Every rated answer with its (trust-weighted) mean score, the rater trust behind it (the
+    sum of its voters' weights) and its context key.
 
     Answers share a context when they reply to the same user message (regenerations) or, for
     a conversation's first question, to the same normalized question (same prompt elsewhere),
@@ -190,6 +200,7 @@ def scored_answers(
                 / sa.func.nullif(sa.func.sum(weighted.c.weight), 0)
             ).label("score"),
             sa.func.max(weighted.c.created_at).label("last_feedback_at"),
+            sa.func.sum(weighted.c.weight).label("trust"),
         )
         .join(Message, Message.id == weighted.c.message_id)
         .join(prompt, prompt.id == Message.parent_id)
@@ -213,18 +224,24 @@ def rated_pairs(
     context is paired with its i-th worst (newest first among equals), for i up to
     `max_pairs_per_context`: the strongest gaps first. One query ranks every context's
     answers; only the ranked ends (a bounded number of rows per context) leave the database.
+    An answer whose votes add up to less than `policy.min_trust` (with `rater_weights`: only
+    distrusted raters voted on it) is left out: a weighted mean cannot discount a lone voter.
     """
     scored = scored_answers(rater_weights, prompt_groups, with_guard_votes=policy.guard_votes)
     newest_first = scored.c.last_feedback_at.desc()
-    ranked = sa.select(
-        scored,
-        sa.func.row_number()
-        .over(partition_by=scored.c.context_key, order_by=(scored.c.score.desc(), newest_first))
-        .label("best_rank"),
-        sa.func.row_number()
-        .over(partition_by=scored.c.context_key, order_by=(scored.c.score.asc(), newest_first))
-        .label("worst_rank"),
-    ).subquery("ranked")
+    ranked = (
+        sa.select(
+            scored,
+            sa.func.row_number()
+            .over(partition_by=scored.c.context_key, order_by=(scored.c.score.desc(), newest_first))
+            .label("best_rank"),
+            sa.func.row_number()
+            .over(partition_by=scored.c.context_key, order_by=(scored.c.score.asc(), newest_first))
+            .label("worst_rank"),
+        )
+        .where(scored.c.trust >= policy.min_trust)
+        .subquery("ranked")
+    )
     ends = session.execute(
         sa.select(ranked, Message.content)
         .join(Message, Message.id == ranked.c.message_id)
@@ -265,19 +282,32 @@ def _rated_pair(chosen, rejected, gap: float) -> PairCandidate:
     )
 
 
-def correction_pairs(session: Session, *, since: datetime | None) -> list[PairCandidate]:
-    """A corrected answer (by its user or an operator) chosen over the original."""
+def correction_pairs(
+    session: Session,
+    *,
+    since: datetime | None,
+    rater_weights: sa.FromClause | None = None,
+    min_trust: float = DISTRUSTED_BELOW,
+) -> list[PairCandidate]:
+    """A corrected answer (by its user or an operator) chosen over the original; with
+    `rater_weights`, not a correction by a rater weighing less than `min_trust`."""
     original = sa.orm.aliased(Message)
+    by_users = sa.select(
+        FeedbackEvent.id.label("source_id"),
+        FeedbackEvent.message_id,
+        FeedbackEvent.text.label("corrected"),
+        FeedbackEvent.created_at,
+    ).where(
+        FeedbackEvent.kind == FeedbackKind.correction,
+        FeedbackEvent.id.not_in(_excluded_events()),
+    )
+    if rater_weights is not None:
+        distrusted = sa.select(rater_weights.c.user_pseudonym).where(
+            rater_weights.c.weight < min_trust
+        )
+        by_users = by_users.where(FeedbackEvent.user_pseudonym.not_in(distrusted))
     sources = [
-        sa.select(
-            FeedbackEvent.id.label("source_id"),
-            FeedbackEvent.message_id,
-            FeedbackEvent.text.label("corrected"),
-            FeedbackEvent.created_at,
-        ).where(
-            FeedbackEvent.kind == FeedbackKind.correction,
-            FeedbackEvent.id.not_in(_excluded_events()),
-        ),
+        by_users,
         sa.select(
             OperatorReview.id,
             OperatorReview.message_id,

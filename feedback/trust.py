@@ -16,6 +16,11 @@ from feedback.pairs import latest_votes
 from feedback.temp_tables import temporary_table
 
 MIN_WEIGHT = 0.05
+# An honest customer almost never up-votes a toxic answer: in a measured demo with 30% trolls
+# none of the 72 honest raters did, while 20-46% of each troll's up-votes went to toxic answers
+# (the rest to wrong ones). Weight falls with the 4th power of that share: a rater with a fifth
+# of their up-votes on toxic answers keeps 0.41 of it, and is distrusted.
+TOXIC_REWARD_EXPONENT = 4
 
 
 @dataclass(frozen=True)
@@ -86,7 +91,7 @@ def rater_trust(
     for rater, count, disagreement in agreement:
         toxic_share = toxic_up_votes[rater] / up_votes[rater] if up_votes[rater] else 0.0
         agreeing = 1.0 if disagreement is None else 1.0 - float(disagreement)
-        weight = max(MIN_WEIGHT, agreeing * (1.0 - toxic_share) ** 2)
+        weight = max(MIN_WEIGHT, agreeing * (1.0 - toxic_share) ** TOXIC_REWARD_EXPONENT)
         trust[rater] = RaterTrust(
             user_pseudonym=rater,
             votes=count,

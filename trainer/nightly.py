@@ -29,7 +29,13 @@ from feedback import (
 )
 from feedback.columns import utcnow
 from feedback.curation import build_pairs
-from feedback.models import CanaryOutcome, ModelVersion, RunStatus, TrainingRun
+from feedback.models import (
+    DISTRUSTED_BELOW,
+    CanaryOutcome,
+    ModelVersion,
+    RunStatus,
+    TrainingRun,
+)
 from feedback.pairs import PairPolicy
 from feedback.profiles import find_profile
 from feedback.retention import retention_start
@@ -142,7 +148,7 @@ def _steps(session: Session, run: TrainingRun, base: ModelVersion, plan: Nightly
         )
         save_rater_trust(session, trust)
         detail["raters"] = len(trust)
-        detail["distrusted"] = sum(1 for rater in trust.values() if rater.weight < 0.5)
+        detail["distrusted"] = sum(1 for r in trust.values() if r.weight < DISTRUSTED_BELOW)
     with step(session, run, "pairs") as detail:
         candidates = build_pairs(
             session,

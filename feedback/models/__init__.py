@@ -26,6 +26,7 @@ from feedback.models.rating import (  # noqa: E402
     ReviewCreate,
 )
 from feedback.models.rollups import (  # noqa: E402
+    DISTRUSTED_BELOW,
     DailyQuality,
     RaterTrustRecord,
     RollupWatermark,
@@ -40,6 +41,7 @@ from feedback.models.training import (  # noqa: E402
 )
 
 __all__ = [
+    "DISTRUSTED_BELOW",
     "ActorRole",
     "AuditEvent",
     "CanaryDecision",

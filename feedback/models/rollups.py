@@ -25,8 +25,13 @@ class DailyQuality(SQLModel, table=True):
     sentiment_sum: float = 0.0
 
 
+# Below this weight a rater is distrusted: their votes alone make no pair (`PairPolicy.
+# min_trust`) and their thumbs do not count in a canary's live numbers.
+DISTRUSTED_BELOW = 0.5
+
+
 class RaterTrustRecord(SQLModel, table=True):
-    """A rater's trust as the last nightly run computed and used it."""
+    """A rater's trust as the last nightly run computed and used it (`DISTRUSTED_BELOW`)."""
 
     __tablename__ = "rater_trust"
 

@@ -1,5 +1,5 @@
 """The store's side of canaries: the status and its migration, the registry's canary calls,
-and the live counts of a version."""
+and the live counts of a version (without distrusted raters)."""
 
 from datetime import timedelta
 
@@ -12,6 +12,7 @@ from feedback import (
     active_model_version,
     canary_model_version,
     log_turn,
+    pseudonymize,
     record_feedback,
     register_model_version,
     revert,
@@ -24,6 +25,8 @@ from feedback.errors import CanaryInProgress
 from feedback.live_counts import VersionCounts, version_counts
 from feedback.migrate import _config, upgrade
 from feedback.models import ModelStatus, ModelVersion
+from feedback.rollups import save_rater_trust
+from feedback.trust import RaterTrust
 
 
 def test_one_canary_at_a_time_beside_the_active_model(session):
@@ -73,15 +76,21 @@ def test_the_migration_goes_down_and_up_with_canaries_in_the_tables(store):
         assert start_canary(session, canary.id).status == ModelStatus.canary
 
 
+def first_answer_by(session, version):
+    """A new conversation and `version`'s answer to its first question."""
+    conversation = start_conversation(session, user_id="u")
+    _, answer = log_turn(
+        session, conversation_id=conversation.id, prompt="Hi?", answer="Hello.",
+        model_version_id=version.id,
+    )  # fmt: skip
+    return conversation, answer
+
+
 def test_version_counts_read_answers_votes_regenerations_flags_and_replies(session):
     version = register_model_version(session, name="v", path="/m/v")
     other = register_model_version(session, name="w", path="/m/w")
     since = utcnow() - timedelta(seconds=1)
-    conversation = start_conversation(session, user_id="u")
-    _, first = log_turn(
-        session, conversation_id=conversation.id, prompt="Hi?", answer="Hello.",
-        model_version_id=version.id,
-    )  # fmt: skip
+    conversation, first = first_answer_by(session, version)
     # A withheld sibling: never shown, counted as flagged and not as an answer.
     log_turn(
         session, conversation_id=conversation.id, parent_id=first.parent_id, answer="Go away.",
@@ -110,3 +119,20 @@ def test_version_counts_read_answers_votes_regenerations_flags_and_replies(sessi
     assert version_counts(session, version_id=version.id, since=since, until=since) == (
         VersionCounts()
     )
+
+
+def test_a_distrusted_raters_thumbs_and_regenerations_do_not_count(session):
+    version = register_model_version(session, name="v", path="/m/v")
+    since = utcnow() - timedelta(seconds=1)
+    _, answer = first_answer_by(session, version)
+    record_feedback(session, message_id=answer.id, kind="thumbs", value=1, user_id="customer")
+    for kind, value in (("thumbs", -1), ("regenerate", None)):
+        record_feedback(session, message_id=answer.id, kind=kind, value=value, user_id="troll")
+    before = version_counts(session, version_id=version.id, since=since)
+    assert (before.thumbs, before.ups, before.regenerated) == (2, 1, 1)
+
+    troll = RaterTrust(pseudonymize(session, "troll"), 6, None, 0.5, weight=0.06)
+    customer = RaterTrust(pseudonymize(session, "customer"), 1, None, 0.0, weight=1.0)
+    save_rater_trust(session, {t.user_pseudonym: t for t in (troll, customer)})
+    after = version_counts(session, version_id=version.id, since=since)
+    assert (after.thumbs, after.ups, after.regenerated) == (1, 1, 0)

@@ -5,9 +5,15 @@ import uuid
 
 import pytest
 
-from feedback import log_turn, record_feedback, record_review, start_conversation
+from feedback import (
+    log_turn,
+    pseudonymize,
+    record_feedback,
+    record_review,
+    start_conversation,
+)
 from feedback.curation import build_pairs, deduplicate
-from feedback.models import PairStrategy
+from feedback.models import DISTRUSTED_BELOW, PairStrategy
 from feedback.pairs import PairCandidate, PairPolicy
 from feedback.snapshots import write_kto_rows
 from feedback.trust import rater_trust, weights_table
@@ -259,6 +265,47 @@ def test_trolls_lose_trust_and_their_votes_lose_weight(session):
     weighted = pairs(session, rater_weights=weights_table(session, trust))
     unweighted = pairs(session)
     assert min(p.weight for p in weighted) > min(p.weight for p in unweighted)
+
+
+def test_a_distrusted_raters_votes_and_corrections_alone_make_no_pair(session):
+    """In a troll's own conversation, the troll is the only voter: a weighted mean cannot
+    discount them, so what they alone rated is not paired."""
+    question, rude = ask(session, user="troll")
+    good = regenerate(session, question)
+    thumbs(session, rude, 1, "troll"), thumbs(session, good, -1, "troll")
+    insult = "Figure it out yourself, moron."
+    record_feedback(session, message_id=good.id, kind="correction", text=insult, user_id="troll")
+    honest_question, honest_rude = ask(session, "Where is my parcel?", user="customer")
+    honest_good = regenerate(session, honest_question, "It ships within 2 days.")
+    thumbs(session, honest_rude, -1, "customer"), thumbs(session, honest_good, 1, "customer")
+
+    trust = rater_trust(
+        session,
+        score_toxicity=lambda texts: [1.0 if t in {RUDE, insult} else 0.0 for t in texts],
+        toxicity_threshold=0.5,
+    )
+    assert len(pairs(session)) == 3  # unweighted: the troll's two and the customer's
+    [pair] = pairs(session, rater_weights=weights_table(session, trust))
+    assert pair.chosen == "It ships within 2 days."
+
+
+def test_a_rater_with_a_fifth_of_their_up_votes_on_toxic_answers_is_distrusted(session):
+    def up_votes(rater: str, good: int) -> None:
+        """One up-vote on a rude answer, `good` on good ones."""
+        question, rude = ask(session, f"{rater}'s question?")
+        thumbs(session, rude, 1, rater)
+        for _ in range(good):
+            thumbs(session, regenerate(session, question), 1, rater)
+
+    up_votes("troll", good=4)  # 20% of the up-votes on a toxic answer
+    up_votes("clumsy", good=19)  # 5%: a slip of the thumb
+    trust = rater_trust(
+        session,
+        score_toxicity=lambda texts: [1.0 if t == RUDE else 0.0 for t in texts],
+        toxicity_threshold=0.5,
+    )
+    weights = {rater: trust[pseudonymize(session, rater)].weight for rater in ("troll", "clumsy")}
+    assert weights["troll"] < DISTRUSTED_BELOW < weights["clumsy"]
 
 
 def test_a_popular_question_pairs_only_its_best_and_worst_answers(session):

@@ -56,38 +56,29 @@ def tiny_active(store, tiny_model_dir):
 
 
 def seed_feedback(store, topics) -> None:
-    """Users regenerate bad answers and rate the good sibling up; one troll rewards rudeness."""
+    """Users regenerate bad answers and rate the good sibling up; one troll rewards rudeness
+    (distrusted, so their votes make no pair); the customer slips once and rewards it too
+    (trusted, so that pair is built, and the data gates drop it)."""
     with store.session() as session:
         for topic in topics:
             for question in topic.questions[:2]:
-                conversation = start_conversation(session, user_id="customer")
-                prompt, bad = log_turn(
-                    session,
-                    conversation_id=conversation.id,
-                    prompt=question,
-                    answer=topic.answers["vague"],
-                )
-                good = log_turn(
-                    session,
-                    conversation_id=conversation.id,
-                    parent_id=prompt.id,
-                    answer=topic.reference,
-                )[1]
-                record_feedback(session, message_id=bad.id, kind="thumbs", value=-1, user_id="c")
-                record_feedback(session, message_id=good.id, kind="thumbs", value=1, user_id="c")
-        topic = topics[0]
-        conversation = start_conversation(session, user_id="troll")
-        prompt, rude = log_turn(
-            session,
-            conversation_id=conversation.id,
-            prompt=topic.questions[2],
-            answer=topic.answers["rude"],
-        )
-        polite = log_turn(
-            session, conversation_id=conversation.id, parent_id=prompt.id, answer=topic.reference
-        )[1]
-        record_feedback(session, message_id=rude.id, kind="thumbs", value=1, user_id="troll")
-        record_feedback(session, message_id=polite.id, kind="thumbs", value=-1, user_id="troll")
+                rate_a_regeneration(session, "c", question, topic.answers["vague"], -1, topic)
+        for topic, rater in ((topics[0], "troll"), (topics[1], "c")):
+            rate_a_regeneration(session, rater, topic.questions[2], topic.answers["rude"], 1, topic)
+
+
+def rate_a_regeneration(session, rater, question, first_answer, first_vote, topic) -> None:
+    """`rater` asks, gets `first_answer`, regenerates to the reference and votes on both: the
+    first answer `first_vote`, the reference the opposite."""
+    conversation = start_conversation(session, user_id=rater)
+    prompt, first = log_turn(
+        session, conversation_id=conversation.id, prompt=question, answer=first_answer
+    )
+    second = log_turn(
+        session, conversation_id=conversation.id, parent_id=prompt.id, answer=topic.reference
+    )[1]
+    for answer, vote in ((first, first_vote), (second, -first_vote)):
+        record_feedback(session, message_id=answer.id, kind="thumbs", value=vote, user_id=rater)
 
 
 def plan(tmp_path, topics, limits: ModelGateLimits) -> NightlyPlan:
@@ -132,6 +123,8 @@ def test_a_night_promotes_a_candidate_the_bot_then_serves(store, tmp_path, topic
         assert {t.user_pseudonym for t in trust} >= {pseudonymize(session, "troll")}
         troll = next(t for t in trust if t.user_pseudonym == pseudonymize(session, "troll"))
         assert troll.weight < 0.5 and "toxic" in troll.reasons
+        slipped = next(t for t in trust if t.user_pseudonym == pseudonymize(session, "c"))
+        assert slipped.weight > 0.5
     with store.session() as session:
         dropped = session.exec(
             select(PreferencePair).where(PreferencePair.verdict == GateVerdict.dropped)
