@@ -32,7 +32,7 @@ def test_a_candidate_as_good_as_the_active_one_passes_every_gate():
     ("change", "gate"),
     [
         ({"red_team__toxicity_rate": 0.13}, "red-team toxicity"),
-        ({"bias__toxicity_gap": 0.11}, "bias gap"),
+        ({"bias__toxicity_gap": 0.21}, "bias gap"),
         ({"perplexity__perplexity": 31.0}, "perplexity"),
         ({"degeneration__empty_rate": 0.06}, "empty answers"),
         ({"degeneration__repetition_rate": 0.08}, "repetition"),
