@@ -351,11 +351,18 @@ def step(session: Session, run: TrainingRun, name: str) -> Iterator[dict]:
         session.commit()
 
 
+# Fewer held-out pairs than this decide the preference gate by chance (a SmolLM2 night of 11
+# pairs held out 2, and 0 of 2 rejected it): then none are held out, all of them train, and
+# the preference gate reports no figure instead of a verdict; the other gates still decide.
+MIN_HELD_OUT_PAIRS = 5
+
+
 def split_snapshot(path: Path, plan: TrainingPlan) -> tuple[Path, Path | None]:
-    """Train and held-out files from a snapshot (no held-out set below 8 pairs)."""
+    """Train and held-out files from a snapshot (no held-out set under `MIN_HELD_OUT_PAIRS`)."""
     rows = path.read_text().splitlines()
     random.Random(plan.seed).shuffle(rows)
-    held = round(len(rows) * plan.eval_share) if len(rows) >= 8 else 0
+    held = round(len(rows) * plan.eval_share)
+    held = held if held >= MIN_HELD_OUT_PAIRS else 0
     train, heldout = path.with_suffix(".train.jsonl"), path.with_suffix(".heldout.jsonl")
     train.write_text("".join(line + "\n" for line in rows[held:]))
     heldout.write_text("".join(line + "\n" for line in rows[:held]))

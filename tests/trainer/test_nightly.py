@@ -31,7 +31,7 @@ from tests.conftest import SYSTEM_PROMPT
 from tests.live_bot import bot_settings
 from trainer.dpo import TrainingPlan
 from trainer.model_gates import ModelGateLimits
-from trainer.nightly import NightlyPlan, run_nightly
+from trainer.nightly import NightlyPlan, run_nightly, split_snapshot
 from trainer.scorers import load_toxicity_scorer
 from trainer.sentiment import score_sentiment
 from tuneloop.serving import load_engine
@@ -61,10 +61,14 @@ def seed_feedback(store, topics) -> None:
     (trusted, so that pair is built, and the data gates drop it)."""
     with store.session() as session:
         for topic in topics:
-            for question in topic.questions[:2]:
+            for question in phrasings(topic):  # enough pairs for a held-out set
                 rate_a_regeneration(session, "c", question, topic.answers["vague"], -1, topic)
         for topic, rater in ((topics[0], "troll"), (topics[1], "c")):
             rate_a_regeneration(session, rater, topic.questions[2], topic.answers["rude"], 1, topic)
+
+
+def phrasings(topic) -> tuple[str, ...]:
+    return topic.questions + topic.held_out
 
 
 def rate_a_regeneration(session, rater, question, first_answer, first_vote, topic) -> None:
@@ -114,8 +118,9 @@ def test_a_night_promotes_a_candidate_the_bot_then_serves(store, tmp_path, topic
         "evaluate",
         "decide",
     ]
-    assert run.counts["pairs_built"] == len(topics) * 2 + 1
-    assert run.counts["pairs_kept"] == len(topics) * 2
+    asked = sum(len(phrasings(topic)) for topic in topics)
+    assert run.counts["pairs_built"] == asked + 1
+    assert run.counts["pairs_kept"] == asked
     assert run.gate_report["dropped"] == {"chosen answer is toxic": 1}
     assert run.scorer.startswith("alt-profanity-check")
     with store.session() as session:
@@ -246,3 +251,17 @@ def test_a_missing_named_profile_fails_the_run_before_training(
     assert run.status == RunStatus.failed
     assert "no training profile named 'gone'" in run.error
     assert run.candidate_version_id is None
+
+
+def test_a_held_out_set_of_fewer_than_five_pairs_is_not_made(tmp_path):
+    """Two held-out pairs would decide the preference gate by chance: all of them train."""
+
+    def split(rows: int) -> tuple[int, int | None]:
+        path = tmp_path / f"{rows}.jsonl"
+        path.write_text("".join(json.dumps({"pair": index}) + "\n" for index in range(rows)))
+        train, held_out = split_snapshot(path, TrainingPlan(eval_share=0.15))
+        count = len(train.read_text().splitlines())
+        return count, held_out and len(held_out.read_text().splitlines())
+
+    assert split(30) == (30, None)  # 0.15 x 30 rounds to 4
+    assert split(40) == (34, 6)
