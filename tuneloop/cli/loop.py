@@ -191,7 +191,14 @@ def simulate(
     )
 
 
-def _population(users, questions, trolls, troll_activity, probes, concurrency):
+def _population(
+    users: int,
+    questions: int,
+    trolls: float,
+    troll_activity: int,
+    probes: float,
+    concurrency: int,
+):
     from tuneloop.simulation import Population
 
     if trolls + probes > 1:
