@@ -52,6 +52,17 @@ def still_usable(session: Session, rows: list[dict]) -> list[dict]:
     return [row for row in rows if uuid.UUID(row["pair_id"]) in usable]
 
 
+def discard_unsnapshotted_pairs(session: Session) -> int:
+    """Delete the pairs that an earlier run built but never froze into a snapshot (it had too
+    few, or it crashed); their feedback came after the last cutoff, so the next run builds
+    them again. Returns how many there were."""
+    deleted = session.execute(
+        sa.delete(PreferencePair).where(PreferencePair.snapshot_id.is_(None))
+    ).rowcount
+    session.commit()
+    return deleted
+
+
 def save_pairs(session: Session, pairs: list[PairCandidate]) -> list[PreferencePair]:
     rows = [
         PreferencePair(

@@ -41,7 +41,12 @@ from feedback.profiles import find_profile
 from feedback.retention import retention_start
 from feedback.rollups import rebuild_daily_quality, save_rater_trust
 from feedback.similarity import Embed
-from feedback.snapshots import last_cutoff, save_pairs, write_snapshot
+from feedback.snapshots import (
+    discard_unsnapshotted_pairs,
+    last_cutoff,
+    save_pairs,
+    write_snapshot,
+)
 from feedback.trust import rater_trust, weights_table
 from trainer.canary import CanaryPlan, launch
 from trainer.canary import check as check_canary
@@ -150,6 +155,7 @@ def _steps(session: Session, run: TrainingRun, base: ModelVersion, plan: Nightly
         detail["raters"] = len(trust)
         detail["distrusted"] = sum(1 for r in trust.values() if r.weight < DISTRUSTED_BELOW)
     with step(session, run, "pairs") as detail:
+        detail["rebuilt"] = discard_unsnapshotted_pairs(session)
         candidates = build_pairs(
             session,
             since=last_cutoff(session),
@@ -168,6 +174,11 @@ def _steps(session: Session, run: TrainingRun, base: ModelVersion, plan: Nightly
         run.gate_report = gates.as_dict()
         run.counts = run.counts | {"pairs_kept": gates.kept, "pairs_dropped": gates.dropped.total()}
         detail |= gates.as_dict()
+    if gates.kept < plan.min_pairs:  # no snapshot: the cutoff stays, the next run has them too
+        raise RunSkipped(
+            f"only {gates.kept} new pairs, fewer than {plan.min_pairs}: no training tonight, "
+            "they wait for the next run"
+        )
     with step(session, run, "snapshot") as detail:
         snapshot = write_snapshot(
             session,
@@ -181,10 +192,6 @@ def _steps(session: Session, run: TrainingRun, base: ModelVersion, plan: Nightly
         )
         run.snapshot_id = snapshot.id
         detail |= {"pairs": snapshot.pair_count, "kto_rows": snapshot.kto_count}
-    if snapshot.pair_count < plan.min_pairs:
-        raise RunSkipped(
-            f"only {snapshot.pair_count} pairs, fewer than {plan.min_pairs}: no training"
-        )
     with step(session, run, "train") as detail:
         training = _training(session, run, plan)
         detail["profile"] = run.profile or "settings"

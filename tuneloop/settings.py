@@ -94,7 +94,11 @@ class TrainerSettings(Section):
         description="When the nightly job runs, as a crontab line (minute hour day month weekday).",
     )
     timezone: str = Field(default="UTC", description="Time zone of the schedule.")
-    min_pairs: int = Field(default=8, ge=1, description="Fewer kept pairs: the run is skipped.")
+    min_pairs: int = Field(
+        default=8,
+        ge=1,
+        description="Fewer new pairs pass the data gates: no training, they wait for the next run.",
+    )
     max_rater_share: float = Field(
         default=0.2, gt=0, le=1, description="Most of a night's pairs one rater may stand behind."
     )

@@ -196,6 +196,24 @@ def test_too_few_pairs_skip_the_run_with_the_reason(store, tmp_path, topics, tin
     assert "fewer than 8" in run.decision and run.candidate_version_id is None
 
 
+def test_a_night_with_too_few_pairs_leaves_them_to_the_next(store, tmp_path, topics, tiny_active):
+    few = replace(plan(tmp_path, topics, LENIENT), min_pairs=100)
+    with store.session() as session:
+        for topic in topics[:3]:
+            rate_a_regeneration(session, "c", topic.questions[0], topic.answers["wrong"], -1, topic)
+    first = run_nightly(store, few)
+    assert first.status == RunStatus.skipped and "only 3 new pairs" in first.decision
+    with store.session() as session:
+        for topic in topics[3:5]:
+            rate_a_regeneration(session, "c", topic.questions[0], topic.answers["wrong"], -1, topic)
+    second = run_nightly(store, few)
+
+    assert first.snapshot_id is None and second.counts["pairs_built"] == 5
+    with store.session() as session:
+        assert session.exec(select(DatasetSnapshot)).all() == []
+        assert len(session.exec(select(PreferencePair)).all()) == 5  # the first night's, once
+
+
 def _snapshot_path(store, run):
     with store.session() as session:
         return session.get(DatasetSnapshot, run.snapshot_id).path
