@@ -59,7 +59,7 @@ def run_plain(model: str, pairs: Path, output: Path) -> float:
         num_train_epochs=1,
         per_device_train_batch_size=8,
         learning_rate=5e-5,
-        seed=0,  # the same batches as train_dpo's: padding makes batch order matter
+        seed=0,  # as train_dpo, which draws by weight (all equal here: each pair once)
         logging_steps=10,
         use_cpu=True,
         bf16=False,

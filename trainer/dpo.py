@@ -23,9 +23,10 @@ from transformers import (
     ProgressCallback,
     TrainerCallback,
 )
-from trl import DPOConfig, DPOTrainer
+from trl import DPOConfig
 
 from bot.prompt import build_prompt
+from trainer.pair_sampling import WEIGHT, WeightedPairsDPOTrainer
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,8 @@ def dpo_config(plan: TrainingPlan, output_dir: Path, *, evaluate: bool) -> DPOCo
 
 
 def load_pairs(path: Path, *, tokenizer, system_prompt: str, context_tokens: int) -> Dataset:
-    """The snapshot's rows with the persona first and old turns trimmed as the bot trims them."""
+    """The snapshot's rows with the persona first and old turns trimmed as the bot trims them,
+    and each pair's weight (1 where the file has none)."""
 
     def as_served(row: dict) -> dict:
         prompt = build_prompt(
@@ -108,7 +110,9 @@ def load_pairs(path: Path, *, tokenizer, system_prompt: str, context_tokens: int
         return {"prompt": [{"role": "system", "content": system_prompt}, *kept]}
 
     dataset = load_dataset("json", data_files=str(path), split="train")
-    return dataset.map(as_served).select_columns(["prompt", "chosen", "rejected"])
+    if WEIGHT not in dataset.column_names:  # pairs from elsewhere than a snapshot count alike
+        dataset = dataset.add_column(WEIGHT, [1.0] * len(dataset))
+    return dataset.map(as_served).select_columns(["prompt", "chosen", "rejected", WEIGHT])
 
 
 def train_dpo(
@@ -140,7 +144,7 @@ def train_dpo(
     held_out = load_pairs(eval_path, **served) if eval_path else None
     evaluate = held_out is not None and len(held_out) > 0
     checkpoints = output_dir.parent / f"{output_dir.name}.checkpoints"
-    trainer = DPOTrainer(
+    trainer = WeightedPairsDPOTrainer(
         model=model,
         args=dpo_config(plan, checkpoints, evaluate=evaluate),
         train_dataset=train,
