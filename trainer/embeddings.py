@@ -7,7 +7,9 @@ without sentence-transformers: plain `AutoModel` and the same pooling).
 import importlib.util
 import json
 import logging
+import threading
 from collections.abc import Sequence
+from functools import cache
 from importlib.metadata import version
 from pathlib import Path
 
@@ -37,6 +39,7 @@ class SentenceEmbedder:
     ) -> None:
         self.model, self.tokenizer = model.eval(), tokenizer
         self.name, self.max_length, self.batch_size = name, max_length, batch_size
+        self._lock = threading.Lock()  # a fast tokenizer must not serve two threads at once
 
     @property
     def dim(self) -> int:
@@ -44,10 +47,11 @@ class SentenceEmbedder:
 
     def embed(self, texts: Sequence[str]) -> torch.Tensor:
         """A (len(texts), dim) float tensor of L2-normalised mean-pooled token states."""
-        batches = [
-            self._embed_batch(list(texts[start : start + self.batch_size]))
-            for start in range(0, len(texts), self.batch_size)
-        ]
+        with self._lock:
+            batches = [
+                self._embed_batch(list(texts[start : start + self.batch_size]))
+                for start in range(0, len(texts), self.batch_size)
+            ]
         return torch.cat(batches) if batches else torch.empty(0, self.dim)
 
     def _embed_batch(self, texts: list[str]) -> torch.Tensor:
@@ -76,6 +80,13 @@ def packaged_model_dir() -> Path:
             "(or set scoring.embedding_model to a local encoder directory)"
         )
     return Path(spec.submodule_search_locations[0]) / "model"
+
+
+@cache
+def shared_embedder(model_dir: Path | None = None) -> SentenceEmbedder:
+    """`load_embedder`, once per process and directory: the simulated users, the nightly job
+    and the dashboards share one encoder (`embed` is thread-safe)."""
+    return load_embedder(model_dir)
 
 
 def load_embedder(model_dir: Path | None = None) -> SentenceEmbedder:

@@ -13,10 +13,11 @@ from feedback import Store, activate, register_model_version
 from feedback.models import ModelVersion
 from trainer.corpus import Topic, load_general_dialogs, load_topics
 from trainer.domain_sft import SftPlan, sft_rows, train_domain_sft
+from trainer.embeddings import shared_embedder
 from trainer.evaluation import answer_questions
 from trainer.model_card import write_model_card
 from tuneloop.settings import Settings
-from tuneloop.simulation import Rubric, shared_embedder
+from tuneloop.simulation import Rubric
 
 log = logging.getLogger(__name__)
 

@@ -57,11 +57,11 @@ def sentence_embedder(settings: Settings) -> Embed | None:
     installed: pairs then go by normalized text. A configured model that fails to load raises.
     """
     # Imported here so that only the callers that embed pay for importing transformers.
-    from trainer.embeddings import load_embedder
+    from trainer.embeddings import shared_embedder
 
     model = settings.scoring.embedding_model
     try:
-        return load_embedder(model).embed
+        return shared_embedder(model).embed
     except ScorerUnavailable as exc:
         if model is not None:
             raise

