@@ -91,9 +91,10 @@ def main() -> None:
     from feedback.models import DatasetSnapshot, ModelVersion, TrainingRun
     from trainer.corpus import load_topics
     from trainer.dpo import TrainingPlan, train_dpo, trains_adapter
+    from trainer.embeddings import shared_embedder
     from trainer.nightly import split_snapshot
     from tuneloop.settings import Settings
-    from tuneloop.simulation import Rubric, shared_embedder
+    from tuneloop.simulation import Rubric
     from tuneloop.store import open_store
 
     settings = Settings(data_dir=args.data_dir)

