@@ -63,10 +63,10 @@ def served_verdicts(engine, rubric, topics, temperature: float, rounds: int) -> 
 def degeneration(engine, topics) -> dict:
     """The model gates' degeneration metrics, on greedy answers to the held-out phrasings."""
     from bot.engine import Sampling
-    from trainer.evaluation import answer_questions, load_eval_prompts, one_answer_per_question
+    from trainer.evaluation import answer_questions, held_out_questions, one_answer_per_question
     from trainer.metrics import load_metric
 
-    domain = load_eval_prompts(topics).domain  # the held-out phrasings the gates ask
+    domain = held_out_questions(topics)  # the held-out phrasings the gates ask
     answers = answer_questions(
         engine, [q for q, _ in domain], Sampling(temperature=0.0), label="greedy", batch_size=32
     )
@@ -93,8 +93,8 @@ def main() -> None:
     from trainer.dpo import TrainingPlan, train_dpo, trains_adapter
     from trainer.embeddings import shared_embedder
     from trainer.nightly import split_snapshot
+    from trainer.semantic_judge import SemanticJudge
     from tuneloop.settings import Settings
-    from tuneloop.simulation import Rubric
     from tuneloop.store import open_store
 
     settings = Settings(data_dir=args.data_dir)
@@ -112,7 +112,7 @@ def main() -> None:
         "context_tokens": settings.bot.context_tokens,
     }
     topics = load_topics()
-    rubric = Rubric(shared_embedder().embed, topics)
+    rubric = SemanticJudge(shared_embedder(), topics)
 
     def measure(path, adapter=None) -> dict:
         engine = Engine.load(path, adapter=adapter, **served)

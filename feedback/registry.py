@@ -55,6 +55,14 @@ def active_model_version(session: Session) -> ModelVersion | None:
     ).first()
 
 
+def line_start(session: Session, version: ModelVersion, *, grown_by: str) -> ModelVersion:
+    """Where `version`'s line began: itself, or its nearest ancestor whose origin kind is not
+    `grown_by` (for nightly DPO, "dpo": the bootstrap, domain-SFT, imported or merged model)."""
+    while version.origin.get("kind") == grown_by and version.parent_id is not None:
+        version = _get(session, version.parent_id)
+    return version
+
+
 def canary_model_version(session: Session) -> ModelVersion | None:
     return session.exec(
         select(ModelVersion).where(ModelVersion.status == ModelStatus.canary)

@@ -19,6 +19,7 @@ from trainer.corpus import Topic
 from trainer.identity import default_lexicon
 from trainer.metrics import METRICS_DIR, load_metric
 from trainer.scorers import ToxicityScorer
+from trainer.semantic_judge import SemanticJudge
 
 EVALUATION_PROMPTS = Path(__file__).with_name("corpus") / "evaluation.yaml"
 
@@ -27,7 +28,7 @@ EVALUATION_PROMPTS = Path(__file__).with_name("corpus") / "evaluation.yaml"
 class EvalPrompts:
     red_team: list[str]
     bias: list[tuple[str, str]]  # (group, prompt with the group swapped in)
-    domain: list[tuple[str, str]]  # (held-out question, reference answer)
+    domain: list[tuple[str, Topic]]  # (held-out question, its topic)
 
 
 def load_eval_prompts(topics: list[Topic], path: Path = EVALUATION_PROMPTS) -> EvalPrompts:
@@ -36,24 +37,31 @@ def load_eval_prompts(topics: list[Topic], path: Path = EVALUATION_PROMPTS) -> E
     return EvalPrompts(
         red_team=data["red_team"],
         bias=[(g, t.format(group=g)) for t in data["bias_templates"] for g in groups],
-        domain=[(q, topic.reference) for topic in topics for q in topic.held_out],
+        domain=held_out_questions(topics),
     )
+
+
+def held_out_questions(topics: list[Topic]) -> list[tuple[str, Topic]]:
+    """(phrasing, topic) for every held-out phrasing: questions the corpus never trains on."""
+    return [(question, topic) for topic in topics for question in topic.held_out]
 
 
 def evaluation_key(
     prompts: EvalPrompts,
     *,
     scorer: ToxicityScorer,
+    judge: SemanticJudge,
     sampling: Sampling,
     system_prompt: str,
     context_tokens: int,
 ) -> str:
     """What a model's evaluation report depends on besides the model: the same key, the same
-    report (greedy answers to the same prompts, scored by the same scorer), so a model already
-    measured need not be measured again."""
+    report (greedy answers to the same prompts, scored by the same scorer and judge), so a model
+    already measured need not be measured again."""
     conditions = {
         "prompts": asdict(prompts),
         "scorer": scorer.name,
+        "judge": judge.name,
         "sampling": sampling.as_dict(),
         "system_prompt": system_prompt,
         "context_tokens": context_tokens,
@@ -71,16 +79,18 @@ def measure_model(
     *,
     scorer: ToxicityScorer,
     score_sentiment: Callable[[Sequence[str]], list[float]],
+    judge: SemanticJudge,
     sampling: Sampling,
 ) -> dict[str, dict]:
-    """Red-team toxicity, counterfactual bias gap, perplexity and degeneration of one model."""
+    """Red-team toxicity, counterfactual bias gap, domain accuracy, perplexity and degeneration
+    of one model."""
     red_team = _answers(engine, prompts.red_team, sampling, "red team")
     bias = _answers(engine, [prompt for _, prompt in prompts.bias], sampling, "bias probes")
     domain = _answers(engine, [question for question, _ in prompts.domain], sampling, "domain")
     bias_toxicity = scorer.score(bias)["toxicity"]
     references = [
-        answer_logprob(engine, [{"role": "user", "content": question}], reference)
-        for question, reference in prompts.domain
+        answer_logprob(engine, [{"role": "user", "content": question}], topic.reference)
+        for question, topic in prompts.domain
     ]
     return {
         "red_team": load_metric("toxicity_rate").compute(
@@ -91,6 +101,7 @@ def measure_model(
             toxicity=bias_toxicity,
             sentiment=score_sentiment(bias),
         ),
+        "domain": domain_accuracy(judge, prompts.domain, domain),
         "perplexity": load_metric("perplexity_from_nll").compute(
             nll=[-logprob for logprob, _ in references], tokens=[count for _, count in references]
         ),
@@ -100,11 +111,22 @@ def measure_model(
     }
 
 
-def one_answer_per_question(domain: list[tuple[str, str]], answers: list[str]) -> list[str]:
-    """The answers, each one once per reference answer: two phrasings of one question answered
-    alike is learning, not collapse; the same answer to different questions is collapse."""
+def domain_accuracy(
+    judge: SemanticJudge, domain: list[tuple[str, Topic]], answers: Sequence[str]
+) -> dict:
+    """The share of domain answers the judge takes for their topic's reference answer (and of
+    every other verdict)."""
+    verdicts = [
+        judge.verdict(topic, answer) for (_, topic), answer in zip(domain, answers, strict=True)
+    ]
+    return load_metric("domain_accuracy").compute(verdicts=verdicts)
+
+
+def one_answer_per_question(domain: list[tuple[str, Topic]], answers: list[str]) -> list[str]:
+    """The answers, each one once per topic: two phrasings of one question answered alike is
+    learning, not collapse; the same answer to different questions is collapse."""
     kept = dict.fromkeys(
-        (reference, answer) for (_, reference), answer in zip(domain, answers, strict=True)
+        (topic.id, answer) for (_, topic), answer in zip(domain, answers, strict=True)
     )
     return [answer for _, answer in kept]
 

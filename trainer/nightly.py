@@ -24,6 +24,7 @@ from feedback import (
     activate,
     active_model_version,
     canary_model_version,
+    line_start,
     register_model_version,
     reject,
 )
@@ -62,6 +63,7 @@ from trainer.evaluation import (
 from trainer.model_card import write_model_card
 from trainer.model_gates import ALL_PASSED, ModelGateLimits, judge, report
 from trainer.scorers import ToxicityScorer
+from trainer.semantic_judge import SemanticJudge
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +85,8 @@ class NightlyPlan:
     # Sentence embeddings (texts -> unit vectors): questions and pairs compared by meaning.
     # None: by normalized text only.
     embed: Embed | None = None
+    # Which known answer a domain answer means, for the domain-accuracy gate; None: by words.
+    judge: SemanticJudge | None = None
     data_limits: DataGateLimits = field(default_factory=DataGateLimits)
     model_limits: ModelGateLimits = field(default_factory=ModelGateLimits)
     # Greedy decoding for the model gates: both models answer deterministically, so a gate
@@ -103,6 +107,8 @@ class NightlyPlan:
     # let the model gates pass the result, so that the canary has a bad model to catch.
     sabotage: bool = False
 
+
+DPO_KIND = "dpo"  # the origin kind of the versions nightly runs make
 
 # The demo's bad candidate learns this much faster, and this many times longer, than a real one.
 SABOTAGE_BOOST = 10
@@ -228,54 +234,62 @@ def _steps(session: Session, run: TrainingRun, base: ModelVersion, plan: Nightly
             path=base.path if adapter else str(output.resolve()),
             adapter_path=str(output.resolve()) if adapter else None,
             parent_id=base.id,
-            origin={"kind": "dpo", "run_id": run.id, "snapshot_id": str(snapshot.id)},
+            origin={"kind": DPO_KIND, "run_id": run.id, "snapshot_id": str(snapshot.id)},
             metrics={"training": metrics},
         )
         run.candidate_version_id = candidate.id
         run.counts = run.counts | {"pairs_trained": int(metrics["train_pairs"])}
         detail |= metrics
     with step(session, run, "evaluate") as detail:
-        engines = {
-            label: Engine.load_version(
-                version, system_prompt=plan.system_prompt, context_tokens=plan.context_tokens
-            )
-            for label, version in (("candidate", candidate), ("active", base))
-        }
+        start = line_start(session, base, grown_by=DPO_KIND)
         prompts = load_eval_prompts(plan.topics)
+        answer_judge = plan.judge or SemanticJudge(None)
         key = evaluation_key(
             prompts,
             scorer=plan.scorer,
+            judge=answer_judge,
             sampling=plan.eval_sampling,
             system_prompt=plan.system_prompt,
             context_tokens=plan.context_tokens,
         )
+        engines: dict[int, Engine] = {}
 
-        def measure(label: str) -> dict:
-            return measure_model(
-                engines[label],
-                prompts,
-                scorer=plan.scorer,
-                score_sentiment=plan.score_sentiment,
-                sampling=plan.eval_sampling,
-            )
+        def engine(version: ModelVersion) -> Engine:
+            if version.id not in engines:
+                engines[version.id] = Engine.load_version(
+                    version, system_prompt=plan.system_prompt, context_tokens=plan.context_tokens
+                )
+            return engines[version.id]
 
-        measured = {"candidate": measure("candidate")}
-        reused = base.metrics.get("evaluation_key") == key  # measured on an earlier night
-        if reused:
-            measured["active"] = base.metrics["evaluation"]
-        else:
-            measured["active"] = measure("active")
-            base.metrics = base.metrics | {"evaluation": measured["active"], "evaluation_key": key}
-            session.add(base)
-        detail["active_report"] = "reused" if reused else "measured"
+        measured = {}
+        for label, model in (("candidate", candidate), ("active", base), ("start", start)):
+            reused = model.metrics.get("evaluation_key") == key  # measured on an earlier night
+            if not reused:
+                evaluation = measure_model(
+                    engine(model),
+                    prompts,
+                    scorer=plan.scorer,
+                    score_sentiment=plan.score_sentiment,
+                    judge=answer_judge,
+                    sampling=plan.eval_sampling,
+                )
+                model.metrics = model.metrics | {"evaluation": evaluation, "evaluation_key": key}
+                session.add(model)
+            measured[label] = model.metrics["evaluation"]
+            detail[f"{label}_report"] = "reused" if reused else "measured"
+        detail["start"] = start.name
         preference = preference_accuracy(
-            engines["candidate"], engines["active"], heldout_path, beta=training.beta
+            engine(candidate), engine(base), heldout_path, beta=training.beta
         )
         run.eval_report = {**measured, "preference": preference}
         detail["preference_accuracy"] = preference and preference["accuracy"]
     with step(session, run, "decide") as detail:
         results, decided_by = judge(
-            measured["candidate"], measured["active"], preference, plan.model_limits
+            measured["candidate"],
+            measured["active"],
+            preference,
+            plan.model_limits,
+            start=measured["start"],
         )
         promote = decided_by == ALL_PASSED or not plan.gates or plan.sabotage
         if not plan.gates:
@@ -283,10 +297,6 @@ def _steps(session: Session, run: TrainingRun, base: ModelVersion, plan: Nightly
         elif plan.sabotage:
             decided_by = f"let through on purpose (demo --inject-bad-candidate; {decided_by})"
         run.gate_report = run.gate_report | {"model_gates": report(results)}
-        candidate.metrics = candidate.metrics | {
-            "evaluation": measured["candidate"],
-            "evaluation_key": key,
-        }
         write_model_card(
             output,
             title=name,

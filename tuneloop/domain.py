@@ -14,10 +14,10 @@ from feedback.models import ModelVersion
 from trainer.corpus import Topic, load_general_dialogs, load_topics
 from trainer.domain_sft import SftPlan, sft_rows, train_domain_sft
 from trainer.embeddings import shared_embedder
-from trainer.evaluation import answer_questions
+from trainer.evaluation import answer_questions, domain_accuracy, held_out_questions
 from trainer.model_card import write_model_card
+from trainer.semantic_judge import SemanticJudge
 from tuneloop.settings import Settings
-from tuneloop.simulation import Rubric
 
 log = logging.getLogger(__name__)
 
@@ -33,15 +33,14 @@ class DomainAdaptation:
     judged_good_after: float
 
 
-def judged_good_share(engine: Engine, topics: list[Topic], rubric: Rubric, *, label: str) -> float:
-    """Share of the topics' held-out phrasings whose greedy answer the semantic judge (the
-    simulated users' rubric) takes for the shop's reference answer."""
-    asks = [(topic, question) for topic in topics for question in topic.held_out]
-    answers = answer_questions(engine, [q for _, q in asks], JUDGE_SAMPLING, label=label)
-    verdicts = [
-        rubric.verdict(topic, answer) for (topic, _), answer in zip(asks, answers, strict=True)
-    ]
-    return verdicts.count("good") / len(asks)
+def judged_good_share(
+    engine: Engine, topics: list[Topic], judge: SemanticJudge, *, label: str
+) -> float:
+    """Share of the topics' held-out phrasings whose greedy answer the semantic judge takes for
+    the shop's reference answer."""
+    domain = held_out_questions(topics)
+    answers = answer_questions(engine, [q for q, _ in domain], JUDGE_SAMPLING, label=label)
+    return domain_accuracy(judge, domain, answers)["accuracy"]
 
 
 def adapt_base(
@@ -59,9 +58,9 @@ def adapt_base(
     with store.session() as session:
         base, _ = register_import(session, imported, make_active=False)
     served = {"system_prompt": bot.system_prompt, "context_tokens": bot.context_tokens}
-    rubric = Rubric(shared_embedder().embed, topics)
+    judge = SemanticJudge(shared_embedder(), topics)
     before = judged_good_share(
-        Engine.load(imported.path, **served), topics, rubric, label="judge: base model"
+        Engine.load(imported.path, **served), topics, judge, label="judge: base model"
     )
     name = f"sft-{base.name}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
     output = settings.models_dir / name
@@ -79,7 +78,7 @@ def adapt_base(
     adapted = Engine.load(
         imported.path if lora else output, adapter=output if lora else None, **served
     )
-    after = judged_good_share(adapted, topics, rubric, label="judge: after domain SFT")
+    after = judged_good_share(adapted, topics, judge, label="judge: after domain SFT")
     metrics |= {"judged_good_before": before, "judged_good_after": after}
     write_model_card(
         output,

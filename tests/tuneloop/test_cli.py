@@ -137,6 +137,7 @@ def test_runs_list_and_show_a_runs_model_gates(tmp_path, tiny_model_dir):
     gates = [
         GateResult("red-team toxicity", True, 0.05, 0.1, "toxic-answer rate <= active + 0.02"),
         GateResult("repetition", False, 0.124, 0.043, "looping-answer rate <= active + 0.05"),
+        GateResult("perplexity", True, 1.2, 1.1, "perplexity <= 1.5 x active and start", 0.97),
     ]
     with store.session() as session:
         session.add(
@@ -157,7 +158,9 @@ def test_runs_list_and_show_a_runs_model_gates(tmp_path, tiny_model_dir):
     assert shown.returncode == 0, shown.stderr
     rows = {line.split("│")[1].strip(): line for line in shown.stdout.splitlines() if "│" in line}
     assert "0.124" in rows["repetition"] and "0.043" in rows["repetition"]
-    assert "no" in rows["repetition"].split("│")[5] and "yes" in rows["red-team toxicity"]
+    assert "no" in rows["repetition"].split("│")[6] and "yes" in rows["red-team toxicity"]
+    assert rows["perplexity"].split("│")[4].strip() == "0.970"  # the line's start
+    assert rows["repetition"].split("│")[4].strip() == "-"  # a gate that does not look back
     assert "toxic_chosen" in shown.stdout and "failed: repetition" in shown.stdout
     missing = tuneloop("runs", "show", "9", cwd=tmp_path, env=env)
     assert missing.returncode == 2 and "no nightly run with id 9" in missing.stderr

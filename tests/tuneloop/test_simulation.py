@@ -10,9 +10,8 @@ from bot.server import BackgroundServer
 from feedback import log_turn, pseudonymize, start_conversation
 from feedback.models import Conversation, FeedbackEvent, Message, Role
 from tests.live_bot import bot_settings
-from trainer.corpus import classify_answer
 from tuneloop.serving import build_bot
-from tuneloop.simulation import Population, Rubric, SimulatedUser, simulate_day
+from tuneloop.simulation import Population, SimulatedUser, simulate_day
 
 
 def logged_answer(bot, text: str) -> Answer:
@@ -105,21 +104,6 @@ def test_a_simulated_day_asks_rates_and_counts(live_bot, topics):
     assert len(thumbs) >= honest_questions + troll_questions  # every first answer, and more
     assert len(asked) == honest_questions + troll_questions
     assert asked.count(troll) == troll_questions  # the most active user
-
-
-def test_the_rubric_judges_by_meaning_and_still_catches_rudeness(sentence_embedder, topics):
-    rubric = Rubric(sentence_embedder.embed, topics)
-    topic = next(t for t in topics if t.id == "return_window")
-    reworded = (
-        "Items can be sent back for up to 30 days after delivery, provided they are unworn and "
-        "the tags are still attached."
-    )
-    assert classify_answer(topic, reworded) == "other"  # the old word rule missed it
-    assert rubric.verdict(topic, reworded) == "good"
-    assert all(rubric.verdict(topic, text) == variant for variant, text in topic.answers.items())
-    # the right facts, rudely put: near the reference in meaning, still rude
-    assert rubric.verdict(topic, "Are you blind? It says 30 days on every page, idiot.") == "rude"
-    assert rubric.verdict(topic, "Bananas are yellow and grow in bunches.") == "other"
 
 
 def test_users_talking_at_once_see_what_they_would_see_one_at_a_time(bot_store, topics):

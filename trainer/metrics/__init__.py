@@ -16,6 +16,7 @@ MODULE_TYPES = {
     "bias_gap": "measurement",
     "perplexity_from_nll": "metric",
     "distinct_n": "measurement",
+    "domain_accuracy": "metric",
 }
 
 

@@ -63,13 +63,20 @@ def runs_show(run_id: Annotated[int, typer.Argument(help="The run (`tuneloop run
     if not gates:
         return
     table = Table(
-        "gate", "candidate", "active", "rule", "passed", title="Model gates: candidate vs active"
+        "gate",
+        "candidate",
+        "active",
+        "start",
+        "rule",
+        "passed",
+        title="Model gates: candidate vs active (and vs the line's start, where a gate looks back)",
     )
     for gate in gates:
         table.add_row(
             gate["gate"],
             _number(gate["candidate"]),
             _number(gate["active"]),
+            _number(gate.get("start")),
             gate["rule"],
             "yes" if gate["passed"] else "[bold red]no[/]",
         )

@@ -1,0 +1,41 @@
+"""The semantic judge: verdicts by meaning, rudeness by words, and the domain accuracy it gives."""
+
+from trainer.corpus import classify_answer
+from trainer.evaluation import domain_accuracy
+from trainer.semantic_judge import SemanticJudge
+
+REWORDED = (
+    "Items can be sent back for up to 30 days after delivery, provided they are unworn and "
+    "the tags are still attached."
+)
+
+
+def test_the_judge_goes_by_meaning_and_still_catches_rudeness(sentence_embedder, topics):
+    judge = SemanticJudge(sentence_embedder, topics)
+    topic = next(t for t in topics if t.id == "return_window")
+    assert classify_answer(topic, REWORDED) == "other"  # the word rule misses it
+    assert judge.verdict(topic, REWORDED) == "good"
+    assert all(judge.verdict(topic, text) == variant for variant, text in topic.answers.items())
+    # the right facts, rudely put: near the reference in meaning, still rude
+    assert judge.verdict(topic, "Are you blind? It says 30 days on every page, idiot.") == "rude"
+    assert judge.verdict(topic, "Bananas are yellow and grow in bunches.") == "other"
+
+
+def test_without_an_encoder_the_judge_goes_by_words(topics):
+    judge = SemanticJudge(None, topics)
+    topic = next(t for t in topics if t.id == "return_window")
+    assert judge.name == "word match"
+    assert judge.verdict(topic, topic.reference) == "good"
+    assert judge.verdict(topic, REWORDED) == "other"
+
+
+def test_domain_accuracy_is_the_share_of_answers_judged_the_reference(sentence_embedder, topics):
+    judge = SemanticJudge(sentence_embedder, topics)
+    returns, other = topics[0], topics[1]
+    asked = [("q1", returns), ("q2", returns), ("q3", other), ("q4", other)]
+    # another topic's reference is not this topic's answer
+    answers = [returns.reference, returns.answers["wrong"], other.reference, returns.reference]
+    result = domain_accuracy(judge, asked, answers)
+    assert result["accuracy"] == 0.5 and result["count"] == 4
+    assert result["verdicts"]["wrong"] == 0.25
+    assert judge.name.startswith("nearest answer by all-MiniLM-L6-v2 (")
