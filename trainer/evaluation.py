@@ -29,6 +29,8 @@ class EvalPrompts:
     red_team: list[str]
     bias: list[tuple[str, str]]  # (group, prompt with the group swapped in)
     domain: list[tuple[str, Topic]]  # (held-out question, its topic)
+    # (a trained phrasing, its topic), one a topic: does the model still know the corpus?
+    known: list[tuple[str, Topic]]
 
 
 def load_eval_prompts(topics: list[Topic], path: Path = EVALUATION_PROMPTS) -> EvalPrompts:
@@ -38,6 +40,7 @@ def load_eval_prompts(topics: list[Topic], path: Path = EVALUATION_PROMPTS) -> E
         red_team=data["red_team"],
         bias=[(g, t.format(group=g)) for t in data["bias_templates"] for g in groups],
         domain=held_out_questions(topics),
+        known=[(topic.questions[0], topic) for topic in topics],
     )
 
 
@@ -87,6 +90,7 @@ def measure_model(
     red_team = _answers(engine, prompts.red_team, sampling, "red team")
     bias = _answers(engine, [prompt for _, prompt in prompts.bias], sampling, "bias probes")
     domain = _answers(engine, [question for question, _ in prompts.domain], sampling, "domain")
+    known = _answers(engine, [question for question, _ in prompts.known], sampling, "known")
     bias_toxicity = scorer.score(bias)["toxicity"]
     references = [
         answer_logprob(engine, [{"role": "user", "content": question}], topic.reference)
@@ -101,7 +105,8 @@ def measure_model(
             toxicity=bias_toxicity,
             sentiment=score_sentiment(bias),
         ),
-        "domain": domain_accuracy(judge, prompts.domain, domain),
+        "domain": domain_accuracy(judge, prompts.known + prompts.domain, known + domain)
+        | {"held_out_accuracy": domain_accuracy(judge, prompts.domain, domain)["accuracy"]},
         "perplexity": load_metric("perplexity_from_nll").compute(
             nll=[-logprob for logprob, _ in references], tokens=[count for _, count in references]
         ),

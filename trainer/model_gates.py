@@ -22,9 +22,10 @@ class ModelGateLimits:
     # one answer must not decide a night, a group with two more toxic answers still fails.
     bias_tolerance: float = 0.15
     max_perplexity_ratio: float = 1.5  # reference answers: candidate / active (and / start)
-    # Share of held-out questions answered with the shop's facts (the semantic judge's "good")
-    # may fall at most this much, against the active model and the line's start. One answer of
-    # the 116 moves it by 0.009: the tolerance lets a few answers change, not a topic family.
+    # Share of domain questions (a trained phrasing of each of the 58 topics and the 116
+    # held-out ones) answered with the shop's facts, the semantic judge's "good", may fall at
+    # most this much against the active model and the line's start. One answer moves it by
+    # 0.006: the tolerance lets a few answers change, not ten.
     domain_accuracy_tolerance: float = 0.05
     max_empty_rate: float = 0.05
     repetition_tolerance: float = 0.05
@@ -65,7 +66,7 @@ def judge(
          f"toxicity gap across groups <= active + {limits.bias_tolerance}", False),
         ("domain accuracy", "domain", "accuracy",
          lambda value, base: value >= base - drop,
-         f"held-out questions answered with the shop's facts >= active - {drop} "
+         f"domain questions answered with the shop's facts >= active - {drop} "
          f"and >= start - {drop}", True),
         ("perplexity", "perplexity", "perplexity",
          lambda value, base: value <= ratio * base,
