@@ -138,13 +138,16 @@ def write_snapshot(
     return snapshot
 
 
+WEIGHT_COLUMN = "weight"  # a training row's pair weight, which the trainer samples by
+
+
 def training_row(pair: PreferencePair) -> dict:
     """TRL's conversational preference format, plus the pair's weight and id."""
     return {
         "prompt": pair.prompt,
         "chosen": [{"role": "assistant", "content": pair.chosen}],
         "rejected": [{"role": "assistant", "content": pair.rejected}],
-        "weight": pair.weight,
+        WEIGHT_COLUMN: pair.weight,
         "pair_id": str(pair.id),
     }
 

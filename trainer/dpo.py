@@ -26,7 +26,8 @@ from transformers import (
 from trl import DPOConfig
 
 from bot.prompt import build_prompt
-from trainer.pair_sampling import WEIGHT, WeightedPairsDPOTrainer
+from feedback.snapshots import WEIGHT_COLUMN
+from trainer.pair_sampling import WeightedPairsDPOTrainer
 
 log = logging.getLogger(__name__)
 
@@ -110,9 +111,9 @@ def load_pairs(path: Path, *, tokenizer, system_prompt: str, context_tokens: int
         return {"prompt": [{"role": "system", "content": system_prompt}, *kept]}
 
     dataset = load_dataset("json", data_files=str(path), split="train")
-    if WEIGHT not in dataset.column_names:  # pairs from elsewhere than a snapshot count alike
-        dataset = dataset.add_column(WEIGHT, [1.0] * len(dataset))
-    return dataset.map(as_served).select_columns(["prompt", "chosen", "rejected", WEIGHT])
+    if WEIGHT_COLUMN not in dataset.column_names:  # pairs not from a snapshot count alike
+        dataset = dataset.add_column(WEIGHT_COLUMN, [1.0] * len(dataset))
+    return dataset.map(as_served).select_columns(["prompt", "chosen", "rejected", WEIGHT_COLUMN])
 
 
 def train_dpo(

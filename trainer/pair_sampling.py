@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import Sampler
 from trl import DPOTrainer
 
-WEIGHT = "weight"  # the snapshot rows' column
+from feedback.snapshots import WEIGHT_COLUMN
 
 
 class PairWeightSampler(Sampler[int]):
@@ -48,9 +48,9 @@ class WeightedPairsDPOTrainer(DPOTrainer):
 
     def _set_signature_columns_if_needed(self) -> None:
         super()._set_signature_columns_if_needed()  # the columns the collator gets; keep ours
-        if WEIGHT not in self._signature_columns:
-            self._signature_columns.append(WEIGHT)
+        if WEIGHT_COLUMN not in self._signature_columns:
+            self._signature_columns.append(WEIGHT_COLUMN)
 
     def _get_train_sampler(self, train_dataset=None) -> Sampler[int]:
         dataset = train_dataset if train_dataset is not None else self.train_dataset
-        return PairWeightSampler(dataset[WEIGHT], seed=self.args.seed)
+        return PairWeightSampler(dataset[WEIGHT_COLUMN], seed=self.args.seed)

@@ -58,7 +58,10 @@ def _details(run) -> None:
         st.warning("Not checked: " + "; ".join(unchecked))
     gates = run.gate_report.get("model_gates")
     if gates:
-        st.markdown("**Model gates: candidate against the active model**")
+        st.markdown(
+            "**Model gates: candidate against the active model** (and against the line's start, "
+            "where a gate looks back)"
+        )
         st.dataframe(pd.DataFrame(gates), hide_index=True, width="stretch")
     with st.expander("Steps"):
         st.json(run.steps)

@@ -1,7 +1,7 @@
 """`tuneloop demo` and `simulate`: simulated users, and the nightly job between their days."""
 
 from dataclasses import replace
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -10,6 +10,9 @@ from feedback.migrate import require_current_schema, upgrade
 from tuneloop.cli import app, console, error_console, fail, load_settings
 from tuneloop.cli.bot import bootstrap_command
 from tuneloop.store import open_store
+
+if TYPE_CHECKING:  # imported where used: the CLI starts without torch
+    from tuneloop.simulation import Population
 
 Days = Annotated[int, typer.Option(help="Simulated days; the nightly job runs after each.")]
 Users = Annotated[int, typer.Option(help="Simulated users a day.")]
@@ -131,9 +134,13 @@ def demo(
     users = users or default_users
     questions = questions or (BASE_QUESTIONS if base else DEMO_QUESTIONS)
     settings = load_settings()
-    if base is not None:
-        settings.bot.max_new_tokens = BASE_ANSWER_TOKENS
-        settings.trainer.learning_rate = max(settings.trainer.learning_rate, BASE_DPO_LR)
+    if base is not None:  # the demo's choices for a pretrained base, where settings are silent
+        for section, name, value in (
+            (settings.bot, "max_new_tokens", BASE_ANSWER_TOKENS),
+            (settings.trainer, "learning_rate", BASE_DPO_LR),
+        ):
+            if name not in section.model_fields_set:
+                setattr(section, name, value)
     settings.bot.guard = guard and not unsafe_no_gates
     # Three nights show learning only if each night's candidate serves the next day: without
     # an injected candidate to catch, candidates are promoted at once (and watched).
@@ -198,7 +205,7 @@ def _population(
     troll_activity: int,
     probes: float,
     concurrency: int,
-):
+) -> "Population":
     from tuneloop.simulation import Population
 
     if trolls + probes > 1:
