@@ -41,6 +41,22 @@ def test_env_vars_override_the_toml_file_which_overrides_defaults(monkeypatch, t
     assert settings.database_url == "sqlite:////srv/tuneloop/tuneloop.db"
 
 
+def test_the_demo_s_base_defaults_fill_only_what_the_settings_leave_open(monkeypatch, tmp_path):
+    from tuneloop.cli.loop import BASE_ANSWER_TOKENS, BASE_DPO_LR, fill_base_defaults
+
+    silent = Settings()
+    fill_base_defaults(silent)
+    assert (silent.bot.max_new_tokens, silent.trainer.learning_rate) == (
+        BASE_ANSWER_TOKENS,
+        BASE_DPO_LR,
+    )
+    (tmp_path / "tuneloop.toml").write_text("[bot]\nmax_new_tokens = 96\n")
+    monkeypatch.setenv("TUNELOOP_TRAINER__LEARNING_RATE", "5e-5")
+    chosen = Settings()
+    fill_base_defaults(chosen)
+    assert (chosen.bot.max_new_tokens, chosen.trainer.learning_rate) == (96, 5e-5)
+
+
 def test_a_named_config_file_must_exist(monkeypatch):
     monkeypatch.setenv("TUNELOOP_CONFIG", "missing.toml")
     with pytest.raises(FileNotFoundError, match=r"missing\.toml"):

@@ -12,6 +12,7 @@ from tuneloop.cli.bot import bootstrap_command
 from tuneloop.store import open_store
 
 if TYPE_CHECKING:  # imported where used: the CLI starts without torch
+    from tuneloop.settings import Settings
     from tuneloop.simulation import Population
 
 Days = Annotated[int, typer.Option(help="Simulated days; the nightly job runs after each.")]
@@ -134,13 +135,8 @@ def demo(
     users = users or default_users
     questions = questions or (BASE_QUESTIONS if base else DEMO_QUESTIONS)
     settings = load_settings()
-    if base is not None:  # the demo's choices for a pretrained base, where settings are silent
-        for section, name, value in (
-            (settings.bot, "max_new_tokens", BASE_ANSWER_TOKENS),
-            (settings.trainer, "learning_rate", BASE_DPO_LR),
-        ):
-            if name not in section.model_fields_set:
-                setattr(section, name, value)
+    if base is not None:
+        fill_base_defaults(settings)
     settings.bot.guard = guard and not unsafe_no_gates
     # Three nights show learning only if each night's candidate serves the next day: without
     # an injected candidate to catch, candidates are promoted at once (and watched).
@@ -196,6 +192,17 @@ def simulate(
         days=days,
         unsafe=unsafe_no_gates,
     )
+
+
+def fill_base_defaults(settings: "Settings") -> None:
+    """The demo's answer length and DPO learning rate for a pretrained base, where the
+    settings (file or environment) are silent."""
+    for section, name, value in (
+        (settings.bot, "max_new_tokens", BASE_ANSWER_TOKENS),
+        (settings.trainer, "learning_rate", BASE_DPO_LR),
+    ):
+        if name not in section.model_fields_set:
+            setattr(section, name, value)
 
 
 def _population(
