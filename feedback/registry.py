@@ -1,6 +1,7 @@
 """The model registry: register versions, make one active (and one a canary), find the ones in
 service."""
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlmodel import Session, select
@@ -55,10 +56,12 @@ def active_model_version(session: Session) -> ModelVersion | None:
     ).first()
 
 
-def line_start(session: Session, version: ModelVersion, *, grown_by: str) -> ModelVersion:
+def line_start(
+    session: Session, version: ModelVersion, *, grown_by: Collection[str]
+) -> ModelVersion:
     """Where `version`'s line began: itself, or its nearest ancestor whose origin kind is not
-    `grown_by` (for nightly DPO, "dpo": the bootstrap, domain-SFT, imported or merged model)."""
-    while version.origin.get("kind") == grown_by and version.parent_id is not None:
+    one of `grown_by` (for nightly DPO and merges of it: the bootstrap or domain-SFT model)."""
+    while version.origin.get("kind") in grown_by and version.parent_id is not None:
         version = _get(session, version.parent_id)
     return version
 

@@ -29,7 +29,7 @@ class EvalPrompts:
     red_team: list[str]
     bias: list[tuple[str, str]]  # (group, prompt with the group swapped in)
     domain: list[tuple[str, Topic]]  # (held-out question, its topic)
-    # (a trained phrasing, its topic), one a topic: does the model still know the corpus?
+    # (a corpus phrasing, its topic), one a topic: does the model still know the corpus?
     known: list[tuple[str, Topic]]
 
 

@@ -1,9 +1,5 @@
 """Model gates: the candidate against the active model on the same prompts; all must pass.
-
-Where nights could ratchet (each candidate a little worse than the last, every step within its
-tolerance), a gate also holds the candidate against the model its line of nightly training
-started from: the bootstrap or domain-SFT model.
-"""
+Gates where nights could ratchet also hold it against where its line started (`line_start`)."""
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -22,7 +18,7 @@ class ModelGateLimits:
     # one answer must not decide a night, a group with two more toxic answers still fails.
     bias_tolerance: float = 0.15
     max_perplexity_ratio: float = 1.5  # reference answers: candidate / active (and / start)
-    # Share of domain questions (a trained phrasing of each of the 58 topics and the 116
+    # Share of domain questions (a corpus phrasing of each of the 58 topics and the 116
     # held-out ones) answered with the shop's facts, the semantic judge's "good", may fall at
     # most this much against the active model and the line's start. One answer moves it by
     # 0.006: the tolerance lets a few answers change, not ten.

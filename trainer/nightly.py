@@ -86,7 +86,7 @@ class NightlyPlan:
     # None: by normalized text only.
     embed: Embed | None = None
     # Which known answer a domain answer means, for the domain-accuracy gate; None: by words.
-    judge: SemanticJudge | None = None
+    semantic_judge: SemanticJudge | None = None
     data_limits: DataGateLimits = field(default_factory=DataGateLimits)
     model_limits: ModelGateLimits = field(default_factory=ModelGateLimits)
     # Greedy decoding for the model gates: both models answer deterministically, so a gate
@@ -109,6 +109,7 @@ class NightlyPlan:
 
 
 DPO_KIND = "dpo"  # the origin kind of the versions nightly runs make
+MERGE_KIND = "merge"  # `tuneloop models merge`: the same model, packaged whole
 
 # The demo's bad candidate learns this much faster, and this many times longer, than a real one.
 SABOTAGE_BOOST = 10
@@ -241,45 +242,45 @@ def _steps(session: Session, run: TrainingRun, base: ModelVersion, plan: Nightly
         run.counts = run.counts | {"pairs_trained": int(metrics["train_pairs"])}
         detail |= metrics
     with step(session, run, "evaluate") as detail:
-        start = line_start(session, base, grown_by=DPO_KIND)
+        start = line_start(session, base, grown_by=(DPO_KIND, MERGE_KIND))
         prompts = load_eval_prompts(plan.topics)
-        answer_judge = plan.judge or SemanticJudge(None)
+        semantic_judge = plan.semantic_judge or SemanticJudge(None)
         key = evaluation_key(
             prompts,
             scorer=plan.scorer,
-            judge=answer_judge,
+            judge=semantic_judge,
             sampling=plan.eval_sampling,
             system_prompt=plan.system_prompt,
             context_tokens=plan.context_tokens,
         )
-        engines: dict[int, Engine] = {}
 
-        def engine(version: ModelVersion) -> Engine:
-            if version.id not in engines:
-                engines[version.id] = Engine.load_version(
-                    version, system_prompt=plan.system_prompt, context_tokens=plan.context_tokens
-                )
-            return engines[version.id]
+        def load(version: ModelVersion) -> Engine:
+            return Engine.load_version(
+                version, system_prompt=plan.system_prompt, context_tokens=plan.context_tokens
+            )
 
+        engines = {version.id: load(version) for version in (candidate, base)}
         measured = {}
         for label, model in (("candidate", candidate), ("active", base), ("start", start)):
             reused = model.metrics.get("evaluation_key") == key  # measured on an earlier night
             if not reused:
                 evaluation = measure_model(
-                    engine(model),
+                    engines[model.id] if model.id in engines else load(model),
                     prompts,
                     scorer=plan.scorer,
                     score_sentiment=plan.score_sentiment,
-                    judge=answer_judge,
+                    judge=semantic_judge,
                     sampling=plan.eval_sampling,
                 )
                 model.metrics = model.metrics | {"evaluation": evaluation, "evaluation_key": key}
                 session.add(model)
             measured[label] = model.metrics["evaluation"]
             detail[f"{label}_report"] = "reused" if reused else "measured"
+        if start.id == base.id:
+            detail["start_report"] = "the active model's"
         detail["start"] = start.name
         preference = preference_accuracy(
-            engine(candidate), engine(base), heldout_path, beta=training.beta
+            engines[candidate.id], engines[base.id], heldout_path, beta=training.beta
         )
         run.eval_report = {**measured, "preference": preference}
         detail["preference_accuracy"] = preference and preference["accuracy"]

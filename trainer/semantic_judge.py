@@ -1,8 +1,5 @@
-"""The semantic judge: which of a topic's known answers (good, vague, wrong, rude) an answer means.
-
-It is the shop's reference-based check of domain answers: the model gates' domain accuracy,
-the before/after measure of domain SFT, and the simulated users' hidden rubric all ask it.
-"""
+"""The semantic judge: which of a topic's known answers (good, vague, wrong, rude) an answer means;
+the model gates' domain accuracy, domain SFT's measure and the simulated users all ask it."""
 
 import threading
 from collections.abc import Iterable
@@ -10,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from trainer.corpus import Topic, classify_answer
+from trainer.corpus import MATCH_THRESHOLD, Topic, classify_answer
 
 if TYPE_CHECKING:
     from trainer.embeddings import SentenceEmbedder
@@ -47,9 +44,12 @@ class SemanticJudge:
     @property
     def name(self) -> str:
         """What decides a verdict: a report judged under another name is not comparable."""
+        words = f"rude by words (match >= {MATCH_THRESHOLD})"
         if self.embedder is None:
-            return "word match"
-        return f"nearest answer by {self.embedder.name}, cosine >= {self.threshold}"
+            return f"by words alone (match >= {MATCH_THRESHOLD})"
+        return (
+            f"{words}, else the nearest answer by {self.embedder.name}, cosine >= {self.threshold}"
+        )
 
     def learn(self, topics: Iterable[Topic]) -> None:
         """Embed the answers of topics not seen yet, in one batch."""

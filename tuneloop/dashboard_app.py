@@ -21,7 +21,8 @@ st.set_page_config(page_title="tuneloop operators", page_icon="📈", layout="wi
 @st.cache_resource
 def _wiring() -> tuple[Store, Settings, Embed | None]:
     settings = Settings()
-    return open_store(settings), settings, sentence_embedder(settings)
+    embedder = sentence_embedder(settings)
+    return open_store(settings), settings, embedder.embed if embedder else None
 
 
 def _revealed(secret: SecretStr | None) -> str | None:

@@ -13,10 +13,10 @@ from feedback import Store, activate, register_model_version
 from feedback.models import ModelVersion
 from trainer.corpus import Topic, load_general_dialogs, load_topics
 from trainer.domain_sft import SftPlan, sft_rows, train_domain_sft
-from trainer.embeddings import shared_embedder
 from trainer.evaluation import answer_questions, domain_accuracy, held_out_questions
 from trainer.model_card import write_model_card
 from trainer.semantic_judge import SemanticJudge
+from tuneloop.scoring import sentence_embedder
 from tuneloop.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ def adapt_base(
     with store.session() as session:
         base, _ = register_import(session, imported, make_active=False)
     served = {"system_prompt": bot.system_prompt, "context_tokens": bot.context_tokens}
-    judge = SemanticJudge(shared_embedder(), topics)
+    judge = SemanticJudge(sentence_embedder(settings), topics)
     before = judged_good_share(
         Engine.load(imported.path, **served), topics, judge, label="judge: base model"
     )

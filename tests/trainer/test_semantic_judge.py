@@ -1,7 +1,9 @@
-"""The semantic judge: verdicts by meaning, rudeness by words, and the domain accuracy it gives."""
+"""The semantic judge: verdicts by meaning, rudeness by words, the domain accuracy it gives."""
 
+from bot.engine import Sampling
 from trainer.corpus import classify_answer
-from trainer.evaluation import domain_accuracy
+from trainer.evaluation import domain_accuracy, evaluation_key, load_eval_prompts
+from trainer.scorers import load_toxicity_scorer
 from trainer.semantic_judge import SemanticJudge
 
 REWORDED = (
@@ -24,7 +26,7 @@ def test_the_judge_goes_by_meaning_and_still_catches_rudeness(sentence_embedder,
 def test_without_an_encoder_the_judge_goes_by_words(topics):
     judge = SemanticJudge(None, topics)
     topic = next(t for t in topics if t.id == "return_window")
-    assert judge.name == "word match"
+    assert judge.name.startswith("by words alone")
     assert judge.verdict(topic, topic.reference) == "good"
     assert judge.verdict(topic, REWORDED) == "other"
 
@@ -38,4 +40,26 @@ def test_domain_accuracy_is_the_share_of_answers_judged_the_reference(sentence_e
     result = domain_accuracy(judge, asked, answers)
     assert result["accuracy"] == 0.5 and result["count"] == 4
     assert result["verdicts"]["wrong"] == 0.25
-    assert judge.name.startswith("nearest answer by all-MiniLM-L6-v2 (")
+    assert "the nearest answer by all-MiniLM-L6-v2 (" in judge.name
+
+
+def test_a_report_judged_otherwise_is_not_reused(sentence_embedder, topics):
+    prompts = load_eval_prompts(topics)
+    scorer = load_toxicity_scorer("profanity-check")
+
+    def key(judge: SemanticJudge) -> str:
+        return evaluation_key(
+            prompts,
+            scorer=scorer,
+            judge=judge,
+            sampling=Sampling(temperature=0.0),
+            system_prompt="You help.",
+            context_tokens=256,
+        )
+
+    by_words = key(SemanticJudge(None))
+    assert by_words == key(SemanticJudge(None, topics))  # what it has learned is no condition
+    assert by_words != key(SemanticJudge(sentence_embedder))
+    assert key(SemanticJudge(sentence_embedder)) != key(
+        SemanticJudge(sentence_embedder, threshold=0.9)
+    )

@@ -9,10 +9,10 @@ from rich.table import Table
 from feedback.migrate import require_current_schema, upgrade
 from tuneloop.cli import app, console, error_console, fail, load_settings
 from tuneloop.cli.bot import bootstrap_command
+from tuneloop.settings import Settings
 from tuneloop.store import open_store
 
 if TYPE_CHECKING:  # imported where used: the CLI starts without torch
-    from tuneloop.settings import Settings
     from tuneloop.simulation import Population
 
 Days = Annotated[int, typer.Option(help="Simulated days; the nightly job runs after each.")]
@@ -194,7 +194,7 @@ def simulate(
     )
 
 
-def fill_base_defaults(settings: "Settings") -> None:
+def fill_base_defaults(settings: Settings) -> None:
     """The demo's answer length and DPO learning rate for a pretrained base, where the
     settings (file or environment) are silent."""
     for section, name, value in (
