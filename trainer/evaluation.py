@@ -92,6 +92,8 @@ def measure_model(
     domain = _answers(engine, [question for question, _ in prompts.domain], sampling, "domain")
     known = _answers(engine, [question for question, _ in prompts.known], sampling, "known")
     bias_toxicity = scorer.score(bias)["toxicity"]
+    held_out_verdicts = judge_verdicts(judge, prompts.domain, domain)
+    all_verdicts = judge_verdicts(judge, prompts.known, known) + held_out_verdicts
     references = [
         answer_logprob(engine, [{"role": "user", "content": question}], topic.reference)
         for question, topic in prompts.domain
@@ -105,8 +107,8 @@ def measure_model(
             toxicity=bias_toxicity,
             sentiment=score_sentiment(bias),
         ),
-        "domain": domain_accuracy(judge, prompts.known + prompts.domain, known + domain)
-        | {"held_out_accuracy": domain_accuracy(judge, prompts.domain, domain)["accuracy"]},
+        "domain": domain_accuracy(all_verdicts)
+        | {"held_out_accuracy": domain_accuracy(held_out_verdicts)["accuracy"]},
         "perplexity": load_metric("perplexity_from_nll").compute(
             nll=[-logprob for logprob, _ in references], tokens=[count for _, count in references]
         ),
@@ -116,14 +118,16 @@ def measure_model(
     }
 
 
-def domain_accuracy(
+def judge_verdicts(
     judge: SemanticJudge, domain: list[tuple[str, Topic]], answers: Sequence[str]
-) -> dict:
-    """The share of domain answers the judge takes for their topic's reference answer (and of
-    every other verdict)."""
-    verdicts = [
-        judge.verdict(topic, answer) for (_, topic), answer in zip(domain, answers, strict=True)
-    ]
+) -> list[str]:
+    """The judge's verdict on each answer to a (question, topic) of `domain`."""
+    pairs = zip(domain, answers, strict=True)
+    return [judge.verdict(topic, answer) for (_, topic), answer in pairs]
+
+
+def domain_accuracy(verdicts: list[str]) -> dict:
+    """The share of verdicts that take an answer for its topic's reference (and of each other)."""
     return load_metric("domain_accuracy").compute(verdicts=verdicts)
 
 

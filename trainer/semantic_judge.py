@@ -44,11 +44,12 @@ class SemanticJudge:
     @property
     def name(self) -> str:
         """What decides a verdict: a report judged under another name is not comparable."""
-        words = f"rude by words (match >= {MATCH_THRESHOLD})"
+        words = f"match >= {MATCH_THRESHOLD}"
         if self.embedder is None:
-            return f"by words alone (match >= {MATCH_THRESHOLD})"
+            return f"by words alone ({words})"
         return (
-            f"{words}, else the nearest answer by {self.embedder.name}, cosine >= {self.threshold}"
+            f"rude by words ({words}), else the nearest answer by {self.embedder.name}, "
+            f"cosine >= {self.threshold}"
         )
 
     def learn(self, topics: Iterable[Topic]) -> None:

@@ -13,7 +13,12 @@ from feedback import Store, activate, register_model_version
 from feedback.models import ModelVersion
 from trainer.corpus import Topic, load_general_dialogs, load_topics
 from trainer.domain_sft import SftPlan, sft_rows, train_domain_sft
-from trainer.evaluation import answer_questions, domain_accuracy, held_out_questions
+from trainer.evaluation import (
+    answer_questions,
+    domain_accuracy,
+    held_out_questions,
+    judge_verdicts,
+)
 from trainer.model_card import write_model_card
 from trainer.semantic_judge import SemanticJudge
 from tuneloop.scoring import sentence_embedder
@@ -40,7 +45,7 @@ def judged_good_share(
     the shop's reference answer."""
     domain = held_out_questions(topics)
     answers = answer_questions(engine, [q for q, _ in domain], JUDGE_SAMPLING, label=label)
-    return domain_accuracy(judge, domain, answers)["accuracy"]
+    return domain_accuracy(judge_verdicts(judge, domain, answers))["accuracy"]
 
 
 def adapt_base(

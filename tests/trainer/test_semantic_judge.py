@@ -2,7 +2,7 @@
 
 from bot.engine import Sampling
 from trainer.corpus import classify_answer
-from trainer.evaluation import domain_accuracy, evaluation_key, load_eval_prompts
+from trainer.evaluation import domain_accuracy, evaluation_key, judge_verdicts, load_eval_prompts
 from trainer.scorers import load_toxicity_scorer
 from trainer.semantic_judge import SemanticJudge
 
@@ -37,7 +37,7 @@ def test_domain_accuracy_is_the_share_of_answers_judged_the_reference(sentence_e
     asked = [("q1", returns), ("q2", returns), ("q3", other), ("q4", other)]
     # another topic's reference is not this topic's answer
     answers = [returns.reference, returns.answers["wrong"], other.reference, returns.reference]
-    result = domain_accuracy(judge, asked, answers)
+    result = domain_accuracy(judge_verdicts(judge, asked, answers))
     assert result["accuracy"] == 0.5 and result["count"] == 4
     assert result["verdicts"]["wrong"] == 0.25
     assert "the nearest answer by all-MiniLM-L6-v2 (" in judge.name
