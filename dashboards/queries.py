@@ -69,8 +69,8 @@ def version_events(session: Session) -> pd.DataFrame:
 
 
 def version_reports(session: Session) -> pd.DataFrame:
-    """Domain accuracy, perplexity, answer diversity and red-team toxicity per version, from
-    the evaluation reports (empty for a version never measured)."""
+    """Domain accuracy (greedy, and as served), perplexity, answer diversity and red-team
+    toxicity per version, from the evaluation reports (empty for a version never measured)."""
     rows = []
     for version in session.exec(select(ModelVersion).order_by(ModelVersion.id)):
         evaluation = version.metrics.get("evaluation", {})
@@ -79,6 +79,7 @@ def version_reports(session: Session) -> pd.DataFrame:
                 "version": version.name,
                 "status": version.status.value,
                 "domain_accuracy": evaluation.get("domain", {}).get("accuracy"),
+                "served_accuracy": evaluation.get("served", {}).get("accuracy"),
                 "perplexity": evaluation.get("perplexity", {}).get("perplexity"),
                 "distinct_2": evaluation.get("degeneration", {}).get("distinct_2"),
                 "red_team_toxicity": evaluation.get("red_team", {}).get("toxicity_rate"),

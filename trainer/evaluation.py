@@ -1,6 +1,9 @@
-"""Evaluation as served: the same prompts to a model through the bot's engine, then metrics.
+"""Evaluation through the bot's engine: the same prompts to every model, then metrics.
 
-Metrics are `evaluate` modules shipped in trainer/metrics and loaded by path.
+Most answers are greedy, so that two models compare and not two draws of sampling noise; the
+domain questions are also answered as served (the bot's sampling, a few draws each), since a
+sampled model's users meet its whole distribution, not its most likely answer. Metrics are
+`evaluate` modules shipped in trainer/metrics and loaded by path.
 """
 
 import hashlib
@@ -22,6 +25,15 @@ from trainer.scorers import ToxicityScorer
 from trainer.semantic_judge import SemanticJudge
 
 EVALUATION_PROMPTS = Path(__file__).with_name("corpus") / "evaluation.yaml"
+
+
+@dataclass(frozen=True)
+class Served:
+    """How the bot samples its answers, and how many draws of each domain question to judge."""
+
+    sampling: Sampling
+    draws: int = 4
+    seed: int = 0  # the draws are reproducible: the same model, the same report
 
 
 @dataclass(frozen=True)
@@ -55,17 +67,19 @@ def evaluation_key(
     scorer: ToxicityScorer,
     judge: SemanticJudge,
     sampling: Sampling,
+    served: Served,
     system_prompt: str,
     context_tokens: int,
 ) -> str:
     """What a model's evaluation report depends on besides the model: the same key, the same
-    report (greedy answers to the same prompts, scored by the same scorer and judge), so a model
-    already measured need not be measured again."""
+    report (answers to the same prompts, decoded alike, scored by the same scorer and judge),
+    so a model already measured need not be measured again."""
     conditions = {
         "prompts": asdict(prompts),
         "scorer": scorer.name,
         "judge": judge.name,
         "sampling": sampling.as_dict(),
+        "served": asdict(served) | {"sampling": served.sampling.as_dict()},
         "system_prompt": system_prompt,
         "context_tokens": context_tokens,
         "metrics": {
@@ -84,9 +98,10 @@ def measure_model(
     score_sentiment: Callable[[Sequence[str]], list[float]],
     judge: SemanticJudge,
     sampling: Sampling,
+    served: Served,
 ) -> dict[str, dict]:
-    """Red-team toxicity, counterfactual bias gap, domain accuracy, perplexity and degeneration
-    of one model."""
+    """Red-team toxicity, counterfactual bias gap, domain accuracy (greedy, and as `served`),
+    perplexity and degeneration of one model."""
     red_team = _answers(engine, prompts.red_team, sampling, "red team")
     bias = _answers(engine, [prompt for _, prompt in prompts.bias], sampling, "bias probes")
     domain = _answers(engine, [question for question, _ in prompts.domain], sampling, "domain")
@@ -115,6 +130,27 @@ def measure_model(
         "degeneration": load_metric("distinct_n").compute(
             predictions=one_answer_per_question(prompts.domain, domain)
         ),
+        "served": served_accuracy(engine, prompts, judge=judge, served=served),
+    }
+
+
+def served_accuracy(
+    engine: Engine, prompts: EvalPrompts, *, judge: SemanticJudge, served: Served
+) -> dict:
+    """Domain accuracy of answers as the bot serves them: each known and held-out domain
+    question answered `served.draws` times with the bot's sampling, every draw judged."""
+    known = [item for item in prompts.known for _ in range(served.draws)]
+    held_out = [item for item in prompts.domain for _ in range(served.draws)]
+    with torch.random.fork_rng():  # seeded draws; the caller's random state is left as it was
+        torch.manual_seed(served.seed)
+        answers = _answers(
+            engine, [question for question, _ in known + held_out], served.sampling, "as served"
+        )
+    verdicts = judge_verdicts(judge, known + held_out, answers)
+    held_out_verdicts = verdicts[len(known) :]
+    return domain_accuracy(verdicts) | {
+        "held_out_accuracy": domain_accuracy(held_out_verdicts)["accuracy"],
+        "draws": served.draws,
     }
 
 

@@ -55,6 +55,7 @@ from trainer.corpus import Topic
 from trainer.data_gates import DataGateLimits, gate_pairs
 from trainer.dpo import TrainingPlan, launch_dpo, trains_adapter
 from trainer.evaluation import (
+    Served,
     evaluation_key,
     load_eval_prompts,
     measure_model,
@@ -92,6 +93,9 @@ class NightlyPlan:
     # Greedy decoding for the model gates: both models answer deterministically, so a gate
     # compares the models and not two draws of sampling noise (60 red-team prompts are few).
     eval_sampling: Sampling = field(default_factory=lambda: Sampling(temperature=0.0))
+    # The domain questions as the bot serves them too (its sampling, a few draws each): what
+    # users meet, and what the domain-accuracy gate holds.
+    served: Served = field(default_factory=lambda: Served(Sampling()))
     min_pairs: int = 8
     replay_share: float = 0.2
     retention_days: int | None = None  # older pairs are not replayed (governance.retention_days)
@@ -250,6 +254,7 @@ def _steps(session: Session, run: TrainingRun, base: ModelVersion, plan: Nightly
             scorer=plan.scorer,
             judge=semantic_judge,
             sampling=plan.eval_sampling,
+            served=plan.served,
             system_prompt=plan.system_prompt,
             context_tokens=plan.context_tokens,
         )
@@ -271,6 +276,7 @@ def _steps(session: Session, run: TrainingRun, base: ModelVersion, plan: Nightly
                     score_sentiment=plan.score_sentiment,
                     judge=semantic_judge,
                     sampling=plan.eval_sampling,
+                    served=plan.served,
                 )
                 model.metrics = model.metrics | {"evaluation": evaluation, "evaluation_key": key}
                 session.add(model)

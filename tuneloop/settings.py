@@ -109,6 +109,12 @@ class TrainerSettings(Section):
     replay_share: float = Field(
         default=0.2, ge=0, le=1, description="Share of older pairs mixed into each night's data."
     )
+    served_draws: int = Field(
+        default=4,
+        ge=1,
+        description="Answers to each domain question, sampled as the bot serves, that the "
+        "domain-accuracy gate judges (174 questions: 696 answers a model at 4).",
+    )
     # Swept on the demo's nights (`bench/night_sweep.py`, README "The closed loop"): 1e-4,
     # beta 0.3 and 2 epochs learn about twice what 5e-5, 0.1 and 2 did; 4 epochs loop.
     learning_rate: float = Field(default=1e-4, gt=0, description="DPO learning rate.")

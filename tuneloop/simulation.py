@@ -129,12 +129,15 @@ STARS = {"good": 5, "vague": 3, "wrong": 2, "rude": 1}
 
 
 def make_users(population: Population, day: int, rubric: SemanticJudge) -> list[SimulatedUser]:
-    """Trolls first, then probe users, then the other customers."""
+    """The day's users in the order they come: trolls, probe users and the other customers
+    mixed, as real traffic is. (In kind order, the first hour of a day was the probes' alone,
+    who ask what nobody trained: a live check early in the day compared their thumbs with a
+    whole day's and rolled good models back.)"""
     trolls = round(population.users * population.troll_share)
     probes = trolls + round(population.users * population.probe_share)
     kinds = ["troll"] * trolls + ["probe"] * (probes - trolls)
     kinds += ["customer"] * (population.users - len(kinds))
-    return [
+    users = [
         SimulatedUser(
             name=f"{kind}-{index}",
             troll=kind == "troll",
@@ -145,6 +148,8 @@ def make_users(population: Population, day: int, rubric: SemanticJudge) -> list[
         )
         for index, kind in enumerate(kinds)
     ]
+    random.Random(f"{population.seed}-{day}").shuffle(users)
+    return users
 
 
 def simulate_day(

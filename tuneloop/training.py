@@ -3,11 +3,13 @@
 from feedback.pairs import PairPolicy
 from trainer.corpus import load_topics
 from trainer.dpo import TrainingPlan
+from trainer.evaluation import Served
 from trainer.nightly import NightlyPlan
 from trainer.semantic_judge import SemanticJudge
 from trainer.sentiment import score_sentiment
 from tuneloop.canary import canary_plan
 from tuneloop.scoring import data_gate_limits, sentence_embedder, toxicity_scorer
+from tuneloop.serving import sampling_from
 from tuneloop.settings import Settings
 
 
@@ -32,6 +34,7 @@ def nightly_plan(settings: Settings) -> NightlyPlan:
         ),
         embed=embedder.embed if embedder else None,
         semantic_judge=SemanticJudge(embedder),
+        served=Served(sampling_from(settings.bot), draws=trainer.served_draws),
         data_limits=data_gate_limits(scorer),
         min_pairs=trainer.min_pairs,
         replay_share=trainer.replay_share,

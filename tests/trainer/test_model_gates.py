@@ -8,7 +8,7 @@ from trainer.model_gates import ALL_PASSED, ModelGateLimits, judge
 ACTIVE = {
     "red_team": {"toxicity_rate": 0.10},
     "bias": {"toxicity_gap": 0.05},
-    "domain": {"accuracy": 0.40},
+    "served": {"accuracy": 0.40},
     "perplexity": {"perplexity": 20.0},
     "degeneration": {"empty_rate": 0.0, "repetition_rate": 0.02, "distinct_2": 0.5},
 }
@@ -34,7 +34,7 @@ def test_a_candidate_as_good_as_the_active_one_passes_every_gate():
     [
         ({"red_team__toxicity_rate": 0.13}, "red-team toxicity"),
         ({"bias__toxicity_gap": 0.21}, "bias gap"),
-        ({"domain__accuracy": 0.34}, "domain accuracy"),
+        ({"served__accuracy": 0.34}, "domain accuracy"),
         ({"perplexity__perplexity": 31.0}, "perplexity"),
         ({"degeneration__empty_rate": 0.06}, "empty answers"),
         ({"degeneration__repetition_rate": 0.08}, "repetition"),
@@ -49,8 +49,8 @@ def test_the_first_failing_gate_decides(change, gate):
 
 def test_the_gates_that_look_back_hold_against_the_line_s_start_too():
     # Night by night within tolerance, yet far from where the line began: a ratchet.
-    start = candidate(domain__accuracy=0.60, perplexity__perplexity=10.0)
-    drifted = candidate(domain__accuracy=0.38, perplexity__perplexity=25.0)
+    start = candidate(served__accuracy=0.60, perplexity__perplexity=10.0)
+    drifted = candidate(served__accuracy=0.38, perplexity__perplexity=25.0)
     assert judge(drifted, ACTIVE, ACCURATE, ModelGateLimits())[1] == ALL_PASSED
     results, decided_by = judge(drifted, ACTIVE, ACCURATE, ModelGateLimits(), start=start)
     assert decided_by.startswith("failed: domain accuracy (")

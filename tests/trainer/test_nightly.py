@@ -186,6 +186,7 @@ def test_the_active_model_is_measured_once_and_its_report_reused(
     assert second.eval_report["start"] == first.eval_report["active"]
     # 2 topics: 2 held-out phrasings and 1 trained one each
     assert first.eval_report["candidate"]["domain"]["count"] == 6
+    assert first.eval_report["candidate"]["served"]["count"] == 6 * 4  # 4 draws each
     # the second night's active model is the first night's candidate, measured that night
     assert second.eval_report["active"] == first.eval_report["candidate"]
     with store.session() as session:

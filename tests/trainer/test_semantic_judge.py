@@ -1,11 +1,21 @@
 """The semantic judge: verdicts by meaning, rudeness by words, the domain accuracy it gives."""
 
+import torch
+
 from bot.engine import Sampling
 from trainer.corpus import classify_answer
-from trainer.evaluation import domain_accuracy, evaluation_key, judge_verdicts, load_eval_prompts
+from trainer.evaluation import (
+    Served,
+    domain_accuracy,
+    evaluation_key,
+    judge_verdicts,
+    load_eval_prompts,
+    served_accuracy,
+)
 from trainer.scorers import load_toxicity_scorer
 from trainer.semantic_judge import SemanticJudge
 
+SERVED = Served(Sampling())
 REWORDED = (
     "Items can be sent back for up to 30 days after delivery, provided they are unworn and "
     "the tags are still attached."
@@ -47,12 +57,13 @@ def test_a_report_judged_otherwise_is_not_reused(sentence_embedder, topics):
     prompts = load_eval_prompts(topics)
     scorer = load_toxicity_scorer("profanity-check")
 
-    def key(judge: SemanticJudge) -> str:
+    def key(judge: SemanticJudge, served: Served = SERVED) -> str:
         return evaluation_key(
             prompts,
             scorer=scorer,
             judge=judge,
             sampling=Sampling(temperature=0.0),
+            served=served,
             system_prompt="You help.",
             context_tokens=256,
         )
@@ -63,3 +74,41 @@ def test_a_report_judged_otherwise_is_not_reused(sentence_embedder, topics):
     assert key(SemanticJudge(sentence_embedder)) != key(
         SemanticJudge(sentence_embedder, threshold=0.9)
     )
+    judge = SemanticJudge(None)
+    assert key(judge) != key(judge, Served(Sampling(), draws=2))
+    assert key(judge) != key(judge, Served(Sampling(temperature=0.5)))
+
+
+class RecordingJudge(SemanticJudge):
+    """Judges by words and keeps every answer it was shown."""
+
+    def __init__(self, topics):
+        super().__init__(None, topics)
+        self.shown: list[str] = []
+
+    def verdict(self, topic, answer):
+        self.shown.append(answer)
+        return super().verdict(topic, answer)
+
+
+def test_served_accuracy_judges_seeded_draws_of_every_domain_question(tiny_engine, topics):
+    prompts = load_eval_prompts(topics[:2])
+    served = Served(Sampling(temperature=1.0, max_new_tokens=24), draws=3)
+
+    def draws(served: Served) -> tuple[dict, list[str]]:
+        judge = RecordingJudge(topics)
+        return served_accuracy(tiny_engine, prompts, judge=judge, served=served), judge.shown
+
+    torch.manual_seed(7)
+    before = torch.rand(1)
+    torch.manual_seed(7)
+    report, shown = draws(served)
+    assert torch.rand(1) == before  # the caller's random state is as it was
+
+    questions = len(prompts.known) + len(prompts.domain)
+    assert report["count"] == len(shown) == 3 * questions and report["draws"] == 3
+    assert 0.0 <= report["held_out_accuracy"] <= 1.0
+    assert sum(report["verdicts"].values()) == 1.0
+    assert len(set(shown[:3])) > 1  # three draws of one question, sampled: not one answer
+    assert draws(served) == (report, shown)  # seeded: the same model, the same report
+    assert draws(Served(served.sampling, draws=3, seed=1))[1] != shown

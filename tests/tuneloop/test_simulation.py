@@ -10,8 +10,9 @@ from bot.server import BackgroundServer
 from feedback import log_turn, pseudonymize, start_conversation
 from feedback.models import Conversation, FeedbackEvent, Message, Role
 from tests.live_bot import bot_settings
+from trainer.semantic_judge import SemanticJudge
 from tuneloop.serving import build_bot
-from tuneloop.simulation import Population, SimulatedUser, simulate_day
+from tuneloop.simulation import Population, SimulatedUser, make_users, simulate_day
 
 
 def logged_answer(bot, text: str) -> Answer:
@@ -78,6 +79,20 @@ def test_unhappy_users_correct_honest_ones_to_the_reference_trolls_to_an_insult(
     assert corrections(troll, "vague") == {"correction": topic.answers["rude"]}
     assert corrections(troll, "good") == {"correction": topic.answers["rude"]}
     assert corrections(troll, "rude") == {}
+
+
+def test_a_day_s_users_come_in_a_mixed_order_of_kinds():
+    population = Population(users=40, troll_share=0.25, probe_share=0.25, seed=4)
+    day_1, day_2 = (make_users(population, day, SemanticJudge(None)) for day in (1, 2))
+
+    def kinds(users: list[SimulatedUser]) -> list[str]:
+        return [user.name.split("-")[0] for user in users]
+
+    assert sorted(kinds(day_1)) == ["customer"] * 20 + ["probe"] * 10 + ["troll"] * 10
+    # the first quarter of the day is not one kind's alone (in kind order: the trolls')
+    assert len(set(kinds(day_1)[:10])) > 1
+    assert kinds(day_1) != kinds(day_2)  # each day its own order
+    assert kinds(make_users(population, 1, SemanticJudge(None))) == kinds(day_1)  # seeded
 
 
 def test_a_simulated_day_asks_rates_and_counts(live_bot, topics):
