@@ -158,8 +158,7 @@ def judge_verdicts(
     judge: SemanticJudge, domain: list[tuple[str, Topic]], answers: Sequence[str]
 ) -> list[str]:
     """The judge's verdict on each answer to a (question, topic) of `domain`."""
-    pairs = zip(domain, answers, strict=True)
-    return [judge.verdict(topic, answer) for (_, topic), answer in pairs]
+    return judge.verdicts([topic for _, topic in domain], answers)
 
 
 def domain_accuracy(verdicts: list[str]) -> dict:

@@ -2,7 +2,7 @@
 the model gates' domain accuracy, domain SFT's measure and the simulated users all ask it."""
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 import torch
@@ -67,12 +67,23 @@ class SemanticJudge:
                 self._answers[topic.id] = (list(topic.answers), block)
 
     def verdict(self, topic: Topic, answer: str) -> str:
-        by_words = classify_answer(topic, answer)
-        if by_words == "rude" or self.embedder is None:
+        return self.verdicts([topic], [answer])[0]
+
+    def verdicts(self, topics: Sequence[Topic], answers: Sequence[str]) -> list[str]:
+        """The verdict on each answer to its topic's question; the answers embedded in batches."""
+        pairs = zip(topics, answers, strict=True)
+        by_words = [classify_answer(topic, answer) for topic, answer in pairs]
+        if self.embedder is None:
             return by_words
-        self.learn([topic])
+        self.learn(topics)
+        meanings = self.embedder.embed(answers)
+        return [
+            words if words == "rude" else self._nearest(topic, meaning)
+            for topic, words, meaning in zip(topics, by_words, meanings, strict=True)
+        ]
+
+    def _nearest(self, topic: Topic, meaning: torch.Tensor) -> str:
         variants, vectors = self._answers[topic.id]
-        meaning = self.embedder.embed([answer])[0]
         similarities = vectors @ meaning
         best = int(similarities.argmax())
         return variants[best] if similarities[best] >= self.threshold else "other"

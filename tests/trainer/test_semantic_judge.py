@@ -33,6 +33,16 @@ def test_the_judge_goes_by_meaning_and_still_catches_rudeness(sentence_embedder,
     assert judge.verdict(topic, "Bananas are yellow and grow in bunches.") == "other"
 
 
+def test_verdicts_in_a_batch_are_those_one_at_a_time(sentence_embedder, topics):
+    judge = SemanticJudge(sentence_embedder, topics)
+    asked = [topic for topic in topics for _ in topic.answers] + [topics[0]]
+    answers = [text for topic in topics for text in topic.answers.values()] + [REWORDED]
+    batch = judge.verdicts(asked, answers)
+    one_at_a_time = zip(asked, answers, strict=True)
+    assert batch == [judge.verdict(topic, answer) for topic, answer in one_at_a_time]
+    assert batch[-1] == "good" and set(batch[:-1]) == {"good", "vague", "wrong", "rude"}
+
+
 def test_without_an_encoder_the_judge_goes_by_words(topics):
     judge = SemanticJudge(None, topics)
     topic = next(t for t in topics if t.id == "return_window")
@@ -86,9 +96,9 @@ class RecordingJudge(SemanticJudge):
         super().__init__(None, topics)
         self.shown: list[str] = []
 
-    def verdict(self, topic, answer):
-        self.shown.append(answer)
-        return super().verdict(topic, answer)
+    def verdicts(self, topics, answers):
+        self.shown += answers
+        return super().verdicts(topics, answers)
 
 
 def test_served_accuracy_judges_seeded_draws_of_every_domain_question(tiny_engine, topics):
