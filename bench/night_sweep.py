@@ -50,9 +50,9 @@ def served_verdicts(engine, rubric, topics, temperature: float, rounds: int) -> 
     answers = answer_questions(
         engine, [q for _, _, q in asks] * rounds, sampling, label=f"T={temperature}", batch_size=32
     )
-    counts = Counter()
-    for (kind, topic, _), answer in zip(asks * rounds, answers, strict=True):
-        counts[kind, rubric.verdict(topic, answer)] += 1
+    asked = asks * rounds
+    verdicts = rubric.verdicts([topic for _, topic, _ in asked], answers)
+    counts = Counter(zip([kind for kind, _, _ in asked], verdicts, strict=True))
     shares = {}
     for kind in ("corpus", "held_out"):
         total = sum(n for (k, _), n in counts.items() if k == kind)

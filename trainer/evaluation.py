@@ -9,7 +9,7 @@ sampled model's users meet its whole distribution, not its most likely answer. M
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -28,8 +28,9 @@ EVALUATION_PROMPTS = Path(__file__).with_name("corpus") / "evaluation.yaml"
 
 
 @dataclass(frozen=True)
-class Served:
-    """How the bot samples its answers, and how many draws of each domain question to judge."""
+class ServedDraws:
+    """How the bot samples its answers, and how many draws of each domain question to judge
+    (one where it decodes greedily)."""
 
     sampling: Sampling
     draws: int = 4
@@ -67,7 +68,7 @@ def evaluation_key(
     scorer: ToxicityScorer,
     judge: SemanticJudge,
     sampling: Sampling,
-    served: Served,
+    served: ServedDraws,
     system_prompt: str,
     context_tokens: int,
 ) -> str:
@@ -98,7 +99,7 @@ def measure_model(
     score_sentiment: Callable[[Sequence[str]], list[float]],
     judge: SemanticJudge,
     sampling: Sampling,
-    served: Served,
+    served: ServedDraws,
 ) -> dict[str, dict]:
     """Red-team toxicity, counterfactual bias gap, domain accuracy (greedy, and as `served`),
     perplexity and degeneration of one model."""
@@ -135,22 +136,26 @@ def measure_model(
 
 
 def served_accuracy(
-    engine: Engine, prompts: EvalPrompts, *, judge: SemanticJudge, served: Served
+    engine: Engine, prompts: EvalPrompts, *, judge: SemanticJudge, served: ServedDraws
 ) -> dict:
-    """Domain accuracy of answers as the bot serves them: each known and held-out domain
-    question answered `served.draws` times with the bot's sampling, every draw judged."""
-    known = [item for item in prompts.known for _ in range(served.draws)]
-    held_out = [item for item in prompts.domain for _ in range(served.draws)]
-    with torch.random.fork_rng():  # seeded draws; the caller's random state is left as it was
+    """Domain accuracy of answers as the bot samples them (the serving guard aside): each known
+    and held-out domain question answered `served.draws` times, every draw judged; once where
+    the bot decodes greedily, since every draw would be the same answer."""
+    draws = 1 if served.sampling.greedy else served.draws
+    known = [item for item in prompts.known for _ in range(draws)]
+    held_out = [item for item in prompts.domain for _ in range(draws)]
+    # A sampling seed would reseed every batch alike; the draws follow `served.seed` instead.
+    sampling = replace(served.sampling, seed=None)
+    with torch.random.fork_rng(devices=[]):  # the CPU's state only: the engine runs there
         torch.manual_seed(served.seed)
         answers = _answers(
-            engine, [question for question, _ in known + held_out], served.sampling, "as served"
+            engine, [question for question, _ in known + held_out], sampling, "as served"
         )
     verdicts = judge_verdicts(judge, known + held_out, answers)
     held_out_verdicts = verdicts[len(known) :]
     return domain_accuracy(verdicts) | {
         "held_out_accuracy": domain_accuracy(held_out_verdicts)["accuracy"],
-        "draws": served.draws,
+        "draws": draws,
     }
 
 

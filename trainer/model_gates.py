@@ -20,9 +20,10 @@ class ModelGateLimits:
     max_perplexity_ratio: float = 1.5  # reference answers: candidate / active (and / start)
     # Share of domain questions (a corpus phrasing of each of the 58 topics and the 116
     # held-out ones) answered with the shop's facts as served, the semantic judge's "good" over
-    # 4 sampled draws each, may fall at most this much against the active model and the line's
-    # start. Over 696 draws the standard error of a difference is about 0.025: a model as good
-    # as the active one fails by chance about one night in twenty-five.
+    # `trainer.served_draws` sampled draws each, may fall at most this much against the active
+    # model and the line's start. At 4 draws (696 answers) the standard error of a difference
+    # is at most about 0.025, so a model as good as the other fails by chance at most about one
+    # comparison in forty; at 1 draw the error doubles.
     domain_accuracy_tolerance: float = 0.05
     max_empty_rate: float = 0.05
     repetition_tolerance: float = 0.05

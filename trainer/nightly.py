@@ -55,7 +55,7 @@ from trainer.corpus import Topic
 from trainer.data_gates import DataGateLimits, gate_pairs
 from trainer.dpo import TrainingPlan, launch_dpo, trains_adapter
 from trainer.evaluation import (
-    Served,
+    ServedDraws,
     evaluation_key,
     load_eval_prompts,
     measure_model,
@@ -95,7 +95,7 @@ class NightlyPlan:
     eval_sampling: Sampling = field(default_factory=lambda: Sampling(temperature=0.0))
     # The domain questions as the bot serves them too (its sampling, a few draws each): what
     # users meet, and what the domain-accuracy gate holds.
-    served: Served = field(default_factory=lambda: Served(Sampling()))
+    served: ServedDraws = field(default_factory=lambda: ServedDraws(Sampling()))
     min_pairs: int = 8
     replay_share: float = 0.2
     retention_days: int | None = None  # older pairs are not replayed (governance.retention_days)

@@ -3,7 +3,7 @@
 from feedback.pairs import PairPolicy
 from trainer.corpus import load_topics
 from trainer.dpo import TrainingPlan
-from trainer.evaluation import Served
+from trainer.evaluation import ServedDraws
 from trainer.nightly import NightlyPlan
 from trainer.semantic_judge import SemanticJudge
 from trainer.sentiment import score_sentiment
@@ -34,7 +34,7 @@ def nightly_plan(settings: Settings) -> NightlyPlan:
         ),
         embed=embedder.embed if embedder else None,
         semantic_judge=SemanticJudge(embedder),
-        served=Served(sampling_from(settings.bot), draws=trainer.served_draws),
+        served=ServedDraws(sampling_from(settings.bot), draws=trainer.served_draws),
         data_limits=data_gate_limits(scorer),
         min_pairs=trainer.min_pairs,
         replay_share=trainer.replay_share,

@@ -1,11 +1,15 @@
 """The semantic judge: verdicts by meaning, rudeness by words, the domain accuracy it gives."""
 
+from dataclasses import replace
+
+import pytest
 import torch
 
 from bot.engine import Sampling
-from trainer.corpus import classify_answer
+from trainer.corpus import Topic, classify_answer
 from trainer.evaluation import (
-    Served,
+    EvalPrompts,
+    ServedDraws,
     domain_accuracy,
     evaluation_key,
     judge_verdicts,
@@ -15,7 +19,7 @@ from trainer.evaluation import (
 from trainer.scorers import load_toxicity_scorer
 from trainer.semantic_judge import SemanticJudge
 
-SERVED = Served(Sampling())
+SERVED = ServedDraws(Sampling())
 REWORDED = (
     "Items can be sent back for up to 30 days after delivery, provided they are unworn and "
     "the tags are still attached."
@@ -67,7 +71,7 @@ def test_a_report_judged_otherwise_is_not_reused(sentence_embedder, topics):
     prompts = load_eval_prompts(topics)
     scorer = load_toxicity_scorer("profanity-check")
 
-    def key(judge: SemanticJudge, served: Served = SERVED) -> str:
+    def key(judge: SemanticJudge, served: ServedDraws = SERVED) -> str:
         return evaluation_key(
             prompts,
             scorer=scorer,
@@ -85,29 +89,36 @@ def test_a_report_judged_otherwise_is_not_reused(sentence_embedder, topics):
         SemanticJudge(sentence_embedder, threshold=0.9)
     )
     judge = SemanticJudge(None)
-    assert key(judge) != key(judge, Served(Sampling(), draws=2))
-    assert key(judge) != key(judge, Served(Sampling(temperature=0.5)))
+    assert key(judge) != key(judge, ServedDraws(Sampling(), draws=2))
+    assert key(judge) != key(judge, ServedDraws(Sampling(temperature=0.5)))
 
 
 class RecordingJudge(SemanticJudge):
-    """Judges by words and keeps every answer it was shown."""
+    """Keeps every (topic, answer) it was shown; "good" for answers to `correct`'s questions."""
 
-    def __init__(self, topics):
-        super().__init__(None, topics)
-        self.shown: list[str] = []
+    def __init__(self, correct: Topic):
+        super().__init__(None)
+        self.correct, self.shown = correct, []
 
     def verdicts(self, topics, answers):
-        self.shown += answers
-        return super().verdicts(topics, answers)
+        self.shown += zip(topics, answers, strict=True)
+        return ["good" if topic is self.correct else "wrong" for topic in topics]
 
 
 def test_served_accuracy_judges_seeded_draws_of_every_domain_question(tiny_engine, topics):
-    prompts = load_eval_prompts(topics[:2])
-    served = Served(Sampling(temperature=1.0, max_new_tokens=24), draws=3)
+    known, held_out = topics[0], topics[1]
+    prompts = EvalPrompts(
+        red_team=[],
+        bias=[],
+        domain=[(question, held_out) for question in held_out.held_out],
+        known=[(known.questions[0], known)],
+    )
+    served = ServedDraws(Sampling(temperature=1.0, max_new_tokens=24), draws=3)
 
-    def draws(served: Served) -> tuple[dict, list[str]]:
-        judge = RecordingJudge(topics)
-        return served_accuracy(tiny_engine, prompts, judge=judge, served=served), judge.shown
+    def draws(served: ServedDraws) -> tuple[dict, list[str]]:
+        judge = RecordingJudge(correct=held_out)
+        report = served_accuracy(tiny_engine, prompts, judge=judge, served=served)
+        return report, judge.shown
 
     torch.manual_seed(7)
     before = torch.rand(1)
@@ -115,10 +126,23 @@ def test_served_accuracy_judges_seeded_draws_of_every_domain_question(tiny_engin
     report, shown = draws(served)
     assert torch.rand(1) == before  # the caller's random state is as it was
 
-    questions = len(prompts.known) + len(prompts.domain)
-    assert report["count"] == len(shown) == 3 * questions and report["draws"] == 3
-    assert 0.0 <= report["held_out_accuracy"] <= 1.0
-    assert sum(report["verdicts"].values()) == 1.0
-    assert len(set(shown[:3])) > 1  # three draws of one question, sampled: not one answer
+    # three draws of the known question first, then of each held-out one
+    asked = [known] * 3 + [held_out] * (3 * len(held_out.held_out))
+    assert [topic for topic, _ in shown] == asked
+    assert report["count"] == len(asked) and report["draws"] == 3
+    assert report["held_out_accuracy"] == 1.0
+    assert report["accuracy"] == pytest.approx((len(asked) - 3) / len(asked))
+    assert len({answer for _, answer in shown[:3]}) > 1  # sampled: not one answer three times
     assert draws(served) == (report, shown)  # seeded: the same model, the same report
-    assert draws(Served(served.sampling, draws=3, seed=1))[1] != shown
+    assert draws(ServedDraws(served.sampling, draws=3, seed=1))[1] != shown
+    # a seed in the sampling would reseed every batch alike: the draws' own seed decides
+    reseeded = ServedDraws(replace(served.sampling, seed=5), draws=3)
+    assert draws(reseeded)[1] == shown
+
+
+def test_a_greedy_bot_is_judged_on_one_draw(tiny_engine, topics):
+    prompts = load_eval_prompts(topics[:1])
+    greedy = ServedDraws(Sampling(temperature=0.0, max_new_tokens=8), draws=4)
+    report = served_accuracy(tiny_engine, prompts, judge=SemanticJudge(None), served=greedy)
+    assert report["draws"] == 1
+    assert report["count"] == len(prompts.known) + len(prompts.domain)

@@ -96,3 +96,15 @@ def test_the_configuration_reference_is_generated_from_the_settings():
         check=True,
     ).stdout
     assert DOCS.read_text() == generated, "run: tuneloop config --markdown > docs/configuration.md"
+
+
+def test_the_nightly_gates_judge_answers_sampled_as_the_bot_serves_them(tmp_path):
+    from bot.engine import Sampling
+    from trainer.evaluation import ServedDraws
+    from tuneloop.training import nightly_plan
+
+    (tmp_path / "tuneloop.toml").write_text(
+        "[bot]\ntemperature = 0.5\ntop_p = 0.9\nmax_new_tokens = 40\n[trainer]\nserved_draws = 2\n"
+    )
+    served = nightly_plan(Settings()).served
+    assert served == ServedDraws(Sampling(temperature=0.5, top_p=0.9, max_new_tokens=40), draws=2)
