@@ -18,23 +18,15 @@ import time
 from collections import Counter
 from pathlib import Path
 
-# The README's table: the old defaults, today's, and the stronger settings that loop.
+# docs/loop.md's newest table: the defaults before 2026-12-03 (beta 0.3), one knob changed
+# at a time from them, and today's (beta 1).
+BEFORE = {"learning_rate": 1e-4, "beta": 0.3, "num_train_epochs": 2, "sft_weight": 0.2}
 DEFAULT_VARIANTS = {
-    "lr 5e-5, beta 0.1, 2 epochs": {"learning_rate": 5e-5, "beta": 0.1, "num_train_epochs": 2},
-    "lr 1e-4, beta 0.3, 2 epochs": {"learning_rate": 1e-4, "beta": 0.3, "num_train_epochs": 2},
-    "lr 1e-4, beta 0.5, 2 epochs, SFT 0.5": {
-        "learning_rate": 1e-4,
-        "beta": 0.5,
-        "num_train_epochs": 2,
-        "sft_weight": 0.5,
-    },
-    "lr 1e-4, beta 0.3, 4 epochs": {"learning_rate": 1e-4, "beta": 0.3, "num_train_epochs": 4},
-    "lr 1e-4, beta 0.3, 4 epochs, SFT 1": {
-        "learning_rate": 1e-4,
-        "beta": 0.3,
-        "num_train_epochs": 4,
-        "sft_weight": 1.0,
-    },
+    "lr 1e-4, beta 0.3, 2 epochs, SFT 0.2": BEFORE,
+    "SFT 1": BEFORE | {"sft_weight": 1.0},
+    "lr 5e-5": BEFORE | {"learning_rate": 5e-5},
+    "IPO loss": BEFORE | {"loss_type": "ipo"},
+    "beta 1 (the defaults now)": BEFORE | {"beta": 1.0},
 }
 VERDICTS = ("good", "vague", "wrong", "rude", "other")
 

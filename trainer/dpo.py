@@ -37,7 +37,7 @@ class TrainingPlan:
     """tuneloop's knobs; `dpo_config` maps them onto TRL's DPOConfig (overrides win)."""
 
     learning_rate: float = 1e-4
-    beta: float = 0.3
+    beta: float = 1.0
     num_train_epochs: float = 2  # at most: early stopping on the held-out pairs' loss
     sft_weight: float = 0.2
     loss_type: str = "sigmoid"  # TRL's pairwise loss; the SFT term is added by sft_weight

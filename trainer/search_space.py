@@ -49,7 +49,7 @@ class SearchSpace(BaseModel):
         default=Range(low=1e-6, high=1e-3, log=True), description="DPO learning rates to try."
     )
     beta: Range = Field(
-        default=Range(low=0.02, high=0.5, log=True), description="DPO betas to try."
+        default=Range(low=0.02, high=2.0, log=True), description="DPO betas to try."
     )
     num_train_epochs: Range = Field(
         default=Range(low=1, high=3), description="Epochs to try (whole numbers)."

@@ -88,7 +88,7 @@ def test_only_current_values_inside_the_space_seed_a_new_study():
     space = SearchSpace(num_train_epochs=Range(low=1, high=3), loss_type=["ipo"])
     current = TrainingPlan(learning_rate=0.5, num_train_epochs=2.0).hyperparameters()
     assert space.within(current, adapters=False) == {
-        "beta": 0.3,
+        "beta": 1.0,
         "sft_weight": 0.2,
         "num_train_epochs": 2,
     }

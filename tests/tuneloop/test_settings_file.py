@@ -100,8 +100,8 @@ def test_listing_masks_secrets_and_says_where_each_value_comes_from(path, monkey
     assert rows["dashboards.admin_password_hash"].value == "(not set)"
     assert (rows["bot.temperature"].value, rows["bot.temperature"].source) == ("0.3", "environment")
     assert rows["trainer.learning_rate"].source == "file"
-    assert (rows["trainer.beta"].value, rows["trainer.beta"].source) == ("0.3", "default")
-    assert rows["tuning.beta"].value == "{low = 0.02, high = 0.5, log = true}"
+    assert (rows["trainer.beta"].value, rows["trainer.beta"].source) == ("1.0", "default")
+    assert rows["tuning.beta"].value == "{low = 0.02, high = 2.0, log = true}"
     assert rows["trainer.learning_rate"].description == "DPO learning rate."
 
     change = change_setting(path, "bot.api_keys", '["sk-three"]')
