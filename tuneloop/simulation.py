@@ -130,9 +130,9 @@ STARS = {"good": 5, "vague": 3, "wrong": 2, "rude": 1}
 
 def make_users(population: Population, day: int, rubric: SemanticJudge) -> list[SimulatedUser]:
     """The day's users in the order they come: trolls, probe users and the other customers
-    mixed, as real traffic is. (In kind order, the first hour of a day was the probes' alone,
-    who ask what nobody trained: a live check early in the day compared their thumbs with a
-    whole day's and rolled good models back.)"""
+    mixed, as real traffic is. (In kind order a day began with one kind alone; without trolls,
+    the probes, who ask what nobody trained: a live check early in the day compared their
+    thumbs with a whole day's and rolled good models back.)"""
     trolls = round(population.users * population.troll_share)
     probes = trolls + round(population.users * population.probe_share)
     kinds = ["troll"] * trolls + ["probe"] * (probes - trolls)
