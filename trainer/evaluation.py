@@ -108,8 +108,6 @@ def measure_model(
     domain = _answers(engine, [question for question, _ in prompts.domain], sampling, "domain")
     known = _answers(engine, [question for question, _ in prompts.known], sampling, "known")
     bias_toxicity = scorer.score(bias)["toxicity"]
-    held_out_verdicts = judge_verdicts(judge, prompts.domain, domain)
-    all_verdicts = judge_verdicts(judge, prompts.known, known) + held_out_verdicts
     references = [
         answer_logprob(engine, [{"role": "user", "content": question}], topic.reference)
         for question, topic in prompts.domain
@@ -123,8 +121,7 @@ def measure_model(
             toxicity=bias_toxicity,
             sentiment=score_sentiment(bias),
         ),
-        "domain": domain_accuracy(all_verdicts)
-        | {"held_out_accuracy": domain_accuracy(held_out_verdicts)["accuracy"]},
+        "domain": domain_report(judge, prompts.known, prompts.domain, known + domain),
         "perplexity": load_metric("perplexity_from_nll").compute(
             nll=[-logprob for logprob, _ in references], tokens=[count for _, count in references]
         ),
@@ -151,12 +148,20 @@ def served_accuracy(
         answers = _answers(
             engine, [question for question, _ in known + held_out], sampling, "as served"
         )
+    return domain_report(judge, known, held_out, answers) | {"draws": draws}
+
+
+def domain_report(
+    judge: SemanticJudge,
+    known: list[tuple[str, Topic]],
+    held_out: list[tuple[str, Topic]],
+    answers: Sequence[str],
+) -> dict:
+    """Domain accuracy of `answers` to the `known` then the `held_out` questions, with the
+    held-out ones' own accuracy."""
     verdicts = judge_verdicts(judge, known + held_out, answers)
-    held_out_verdicts = verdicts[len(known) :]
-    return domain_accuracy(verdicts) | {
-        "held_out_accuracy": domain_accuracy(held_out_verdicts)["accuracy"],
-        "draws": draws,
-    }
+    held_out_accuracy = domain_accuracy(verdicts[len(known) :])["accuracy"]
+    return domain_accuracy(verdicts) | {"held_out_accuracy": held_out_accuracy}
 
 
 def judge_verdicts(
