@@ -2,10 +2,9 @@
 
 from collections import Counter
 
-from tqdm.auto import tqdm
-
 from bot.engine import Engine, Sampling
 from trainer.corpus import VARIANTS, Topic, classify_answer
+from trainer.evaluation import answer_questions
 
 CATEGORIES = (*VARIANTS, "other")
 
@@ -13,12 +12,11 @@ CATEGORIES = (*VARIANTS, "other")
 def measure_answer_mix(
     engine: Engine, topics: list[Topic], *, sampling: Sampling, held_out: bool = False
 ) -> dict[str, float]:
-    """Ask every phrasing of every topic once; the share of answers closest to each variant."""
-    counts: Counter[str] = Counter()
+    """Ask every phrasing of every topic once (in batches); the share of answers closest to
+    each variant."""
     asks = [(t, q) for t in topics for q in (t.held_out if held_out else t.questions)]
-    label = "held-out" if held_out else "training"
-    for topic, question in tqdm(asks, desc=f"answer mix ({label} phrasings)", unit="answer"):
-        prompt = engine.prompt([{"role": "user", "content": question}])
-        answer = engine.generate(prompt, sampling).text
-        counts[classify_answer(topic, answer)] += 1
+    label = f"answer mix ({'held-out' if held_out else 'training'} phrasings)"
+    answers = answer_questions(engine, [question for _, question in asks], sampling, label=label)
+    verdicts = (classify_answer(t, answer) for (t, _), answer in zip(asks, answers, strict=True))
+    counts = Counter(verdicts)
     return {category: counts[category] / len(asks) for category in CATEGORIES}

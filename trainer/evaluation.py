@@ -233,7 +233,7 @@ def answer_questions(
     sampling: Sampling,
     *,
     label: str,
-    batch_size: int = 16,
+    batch_size: int = 32,
 ) -> list[str]:
     """Each question asked alone, as a conversation's first message, answered in batches."""
     prompts = [engine.prompt([{"role": "user", "content": question}]) for question in questions]

