@@ -37,7 +37,7 @@ IGNORE = -100  # label of tokens the loss skips (the prompt, the padding)
 
 @dataclass(frozen=True)
 class BootstrapConfig:
-    """Size and training knobs of the demo model: the defaults train in 3-4 minutes on 2 cores."""
+    """Size and training knobs of the demo model: the defaults train in 5 minutes on 2 cores."""
 
     vocab_size: int = 2000
     hidden_size: int = 192
