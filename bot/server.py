@@ -7,6 +7,12 @@ import time
 import uvicorn
 from fastapi import FastAPI
 
+# How long the server keeps an idle connection open. Longer than clients keep theirs (httpx and
+# the openai package: 5 s): at uvicorn's default, also 5 s, a request sent on a connection the
+# server was closing at that moment was reset, as a demo's user who rated an answer after
+# waiting 5 s for a batch of 32 was.
+KEEP_ALIVE_SECONDS = 75
+
 
 class BackgroundServer:
     """`with BackgroundServer(app) as server:` serves `app` on loopback at `server.url`."""
@@ -15,7 +21,13 @@ class BackgroundServer:
         self.host = host
         self.port = port or free_port(host)
         self.url = f"http://{host}:{self.port}"
-        config = uvicorn.Config(app, host=host, port=self.port, log_level="warning")
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=self.port,
+            log_level="warning",
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="uvicorn", daemon=True)
 

@@ -64,6 +64,7 @@ def serve(
     """Serve the bot: OpenAI-compatible API, every turn and rating logged to the store."""
     import uvicorn
 
+    from bot.server import KEEP_ALIVE_SECONDS
     from tuneloop.serving import NoActiveModel, build_bot
 
     settings = load_settings()
@@ -77,7 +78,9 @@ def serve(
     slot.watch()
     console.print(f"serving {slot.engine.name} on http://{host}:{port}/v1")
     try:
-        uvicorn.run(app_, host=host, port=port, log_level="info")
+        uvicorn.run(
+            app_, host=host, port=port, log_level="info", timeout_keep_alive=KEEP_ALIVE_SECONDS
+        )
     finally:
         slot.stop()
         logger.close()
