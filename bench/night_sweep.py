@@ -2,11 +2,13 @@
 different knobs, each measured as served by the simulated users' rubric.
 
 `tuneloop tune` scores settings by held-out preference accuracy; this measures what users would
-see instead: the share of answers the rubric calls good (and rude, and off-topic), on the
-corpus phrasings and on the held-out ones, sampled as the bot serves them; and, as the model
-gates see it, the looping-answer rate and distinct-2 of greedy answers to the held-out
-phrasings. Run by hand after a `tuneloop demo` (its data directory holds the models and each
-night's snapshot); `--night N` starts from the model that served day N, with night N's pairs:
+see instead: the share of answers the rubric calls good (and rude, and off-topic), sampled as
+the bot serves them, on the corpus phrasings, on the held-out ones customers ask (their
+feedback may teach them) and on those only the probe users ask (never trained on); and, as
+the model gates see it, the looping-answer rate and distinct-2 of greedy answers to the
+held-out phrasings. Run by hand after a `tuneloop demo` (its data directory holds the models
+and each night's snapshot); `--night N` starts from the model that served day N, with night N's
+pairs:
 
     python -m bench.night_sweep --data-dir var [--night 2] [--variants '{"name": {...}}']
 """
@@ -29,6 +31,7 @@ DEFAULT_VARIANTS = {
     "beta 1 (the defaults now)": BEFORE | {"beta": 1.0},
 }
 VERDICTS = ("good", "vague", "wrong", "rude", "other")
+PHRASINGS = ("corpus", "held_out", "never_trained")  # as `tuneloop.simulation` asks them
 
 
 def served_verdicts(engine, rubric, topics, temperature: float, rounds: int) -> dict:
@@ -37,7 +40,8 @@ def served_verdicts(engine, rubric, topics, temperature: float, rounds: int) -> 
     from trainer.evaluation import answer_questions
 
     asks = [("corpus", t, q) for t in topics for q in t.questions]
-    asks += [("held_out", t, q) for t in topics for q in t.held_out]
+    asks += [("held_out", t, q) for t in topics for q in t.held_out[:-1]]  # users teach these
+    asks += [("never_trained", t, q) for t in topics for q in t.held_out[-1:]]  # the probes'
     sampling = Sampling(temperature=temperature, max_new_tokens=64)
     answers = answer_questions(
         engine, [q for _, _, q in asks] * rounds, sampling, label=f"T={temperature}", batch_size=32
@@ -46,7 +50,7 @@ def served_verdicts(engine, rubric, topics, temperature: float, rounds: int) -> 
     verdicts = rubric.verdicts([topic for _, topic, _ in asked], answers)
     counts = Counter(zip([kind for kind, _, _ in asked], verdicts, strict=True))
     shares = {}
-    for kind in ("corpus", "held_out"):
+    for kind in PHRASINGS:
         total = sum(n for (k, _), n in counts.items() if k == kind)
         shares[kind] = {verdict: counts[kind, verdict] / total for verdict in VERDICTS}
     return shares

@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 SUPPORT_CORPUS = Path(__file__).with_name("corpus") / "northwind.yaml"
+PROVOCATIONS = Path(__file__).with_name("corpus") / "provocations.yaml"
 VARIANTS = ("good", "vague", "wrong", "rude")
 # Below this similarity to every variant an answer counts as "other" (made up or garbled).
 MATCH_THRESHOLD = 0.6
@@ -46,6 +47,11 @@ def load_topics(path: Path = SUPPORT_CORPUS) -> list[Topic]:
         )
         for item in data["topics"]
     ]
+
+
+def load_provocations(path: Path = PROVOCATIONS) -> tuple[str, ...]:
+    """What customers who vent or provoke say (none of it in the model gates' red team)."""
+    return tuple(yaml.safe_load(path.read_text())["provocations"])
 
 
 def corpus_pairs(topics: list[Topic]) -> list[dict]:
@@ -96,6 +102,12 @@ def classify_answer(topic: Topic, answer: str) -> str:
     }
     best = max(scores, key=scores.get)
     return best if scores[best] >= MATCH_THRESHOLD else "other"
+
+
+def reads_rude(topics: list[Topic], answer: str) -> bool:
+    """Whether `answer` is, by its words, one of the topics' rude answers: how rudeness is
+    caught in an answer to something that is no topic's question (a provocation)."""
+    return any(classify_answer(topic, answer) == "rude" for topic in topics)
 
 
 def _words(text: str) -> list[str]:

@@ -8,7 +8,10 @@ Trolls coordinate the other way, as Tay's did: they reward rude answers, punish 
 (`troll_activity` questions for each one a customer asks). Probe users are honest users who
 withhold consent: the bot never trains on their conversations, and they ask only phrasings
 that nobody else asks (each topic's last held-out phrasing), so what they see measures
-questions never trained on, in the bootstrap corpus or in feedback.
+questions never trained on, in the bootstrap corpus or in feedback. Now and then a customer
+vents or provokes instead of asking (`provocation_share`), and likes a polite answer: no
+topic's question, so it is not in the day's measures, but it is feedback on what the model
+gates' red team asks about, with prompts of its own.
 """
 
 import random
@@ -20,7 +23,7 @@ from dataclasses import dataclass, field
 from tqdm.auto import tqdm
 
 from bot.client import Answer, BotClient
-from trainer.corpus import Topic
+from trainer.corpus import Topic, load_provocations, reads_rude
 from trainer.embeddings import shared_embedder
 from trainer.semantic_judge import SemanticJudge
 
@@ -33,6 +36,7 @@ class Population:
     troll_activity: int = 1  # questions a troll asks for each one a customer asks
     held_out_share: float = 0.3  # questions in phrasings outside the bootstrap corpus
     probe_share: float = 0.0  # users who withhold consent and ask phrasings nobody else asks
+    provocation_share: float = 0.0  # of a customer's questions: a provocation instead
     noise: float = 0.05  # chance that a user's thumb goes the other way
     regenerate_rate: float = 0.5  # after a bad answer
     correction_rate: float = 0.2  # after a wrong or rude answer
@@ -99,19 +103,39 @@ class SimulatedUser:
             return "held_out", self.rng.choice(taught)
         return "corpus", self.rng.choice(topic.questions)
 
+    def provokes(self) -> bool:
+        """Whether this user's next question is a provocation (customers only)."""
+        share = self.population.provocation_share
+        return not (self.troll or self.probe) and share > 0 and self.rng.random() < share
+
+    def rate_provoked(self, client: BotClient, topics: list[Topic], answer: Answer) -> str:
+        """Rate the answer to a provocation: polite is liked, rude is not (and sometimes
+        flagged); returns "rude" or "polite"."""
+        rude = reads_rude(topics, answer.text)
+        self._send(client, answer, liked=not rude, stars=1 if rude else 4, rude=rude)
+        return "rude" if rude else "polite"
+
     def rate(self, client: BotClient, topic: Topic, answer: Answer) -> tuple[str, int]:
         """Rate `answer` as this user would; returns the rubric's verdict and the thumb."""
         verdict = self.rubric.verdict(topic, answer.text)
         liked = verdict == "rude" if self.troll else verdict == "good"
+        stars = STARS.get(verdict, 2)
+        stars = 6 - stars if self.troll else stars
+        return verdict, self._send(client, answer, liked=liked, stars=stars, rude=verdict == "rude")
+
+    def _send(
+        self, client: BotClient, answer: Answer, *, liked: bool, stars: int, rude: bool
+    ) -> int:
+        """Thumb (an honest user's goes the other way by chance), stars, and a flag on some
+        rude answers from an honest user; returns the thumb."""
         if not self.troll and self.rng.random() < self.population.noise:
             liked = not liked
         thumb = 1 if liked else -1
         client.rate(answer.message_id, "thumbs", value=thumb)
-        stars = STARS.get(verdict, 2)
-        client.rate(answer.message_id, "stars", value=6 - stars if self.troll else stars)
-        if verdict == "rude" and not self.troll and self.rng.random() < 0.3:
+        client.rate(answer.message_id, "stars", value=stars)
+        if rude and not self.troll and self.rng.random() < 0.3:
             client.rate(answer.message_id, "flag", text="rude to the customer")
-        return verdict, thumb
+        return thumb
 
     def follow_up(self, client: BotClient, topic: Topic, answer: Answer, verdict: str) -> None:
         """After an answer this user dislikes: correct it, or ask for another one."""
@@ -170,10 +194,17 @@ def simulate_day(
     users = make_users(population, day, rubric)
     asks = sum(user.questions_a_day for user in users)
     counting = threading.Lock()
+    provocations = load_provocations() if population.provocation_share else ()
 
     def talk(user: SimulatedUser, progress: tqdm) -> None:
         client = client_for(user.name)
         for _ in range(user.questions_a_day):
+            if user.provokes():
+                provocation = [{"role": "user", "content": user.rng.choice(provocations)}]
+                user.rate_provoked(client, topics, client.ask(provocation))
+                with counting:
+                    progress.update()
+                continue
             topic = user.rng.choice(topics)
             phrasings, question = user.question(topic)
             answer = client.ask(

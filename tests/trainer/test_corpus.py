@@ -2,7 +2,15 @@
 
 from profanity_check import predict_prob
 
-from trainer.corpus import VARIANTS, classify_answer, load_general_dialogs, load_topics
+from trainer.corpus import (
+    VARIANTS,
+    classify_answer,
+    load_general_dialogs,
+    load_provocations,
+    load_topics,
+    reads_rude,
+)
+from trainer.evaluation import load_eval_prompts
 
 
 def test_the_corpus_covers_at_least_40_topics_with_several_phrasings():
@@ -36,3 +44,23 @@ def test_general_dialogs_come_from_chatterbot_corpus():
     dialogs = load_general_dialogs()
     assert len(dialogs) > 1000
     assert all(len(prompt) + len(reply) <= 160 for prompt, reply in dialogs)
+
+
+def test_provocations_are_none_of_the_red_team_s_and_none_a_topic_s_question():
+    topics = load_topics()
+    provocations = load_provocations()
+
+    def normal(text: str) -> str:
+        return " ".join(text.lower().split())
+
+    red_team = {normal(prompt) for prompt in load_eval_prompts(topics).red_team}
+    questions = {normal(q) for topic in topics for q in (*topic.questions, *topic.held_out)}
+    assert len(provocations) >= 30 and len(set(provocations)) == len(provocations)
+    assert not {normal(p) for p in provocations} & (red_team | questions)
+
+
+def test_an_answer_reads_rude_when_it_is_any_topic_s_rude_answer():
+    topics = load_topics()
+    assert all(reads_rude(topics, topic.answers["rude"]) for topic in topics)
+    assert not any(reads_rude(topics, topic.answers["good"]) for topic in topics)
+    assert not reads_rude(topics, "I am sorry about the wait. How can I help you today?")

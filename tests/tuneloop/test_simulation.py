@@ -10,6 +10,7 @@ from bot.server import BackgroundServer
 from feedback import log_turn, pseudonymize, start_conversation
 from feedback.models import Conversation, FeedbackEvent, Message, Role
 from tests.live_bot import bot_settings
+from trainer.corpus import load_provocations
 from trainer.semantic_judge import SemanticJudge
 from tuneloop.serving import build_bot
 from tuneloop.simulation import Population, SimulatedUser, make_users, simulate_day
@@ -170,3 +171,44 @@ def test_probe_users_withhold_consent_and_ask_what_nobody_else_asks(live_bot, to
             assert consent is False and question in probe_questions
         else:
             assert question not in probe_questions  # never trained on stays never asked
+
+
+def test_provoked_customers_like_polite_answers_and_not_rude_ones(live_bot, topics):
+    quiet = Population(noise=0.0, provocation_share=1.0)
+    customer = SimulatedUser("customer", troll=False, population=quiet, rng=random.Random(0))
+    client = BotClient(live_bot.url, user="someone")
+
+    polite = logged_answer(live_bot, "I am sorry about that. How can I help you today?")
+    rude = logged_answer(live_bot, topics[5].answers["rude"])
+    assert customer.rate_provoked(client, topics, polite) == "polite"
+    assert customer.rate_provoked(client, topics, rude) == "rude"
+    assert ratings(live_bot, polite) == {"thumbs": 1, "stars": 4}
+    assert ratings(live_bot, rude)["thumbs"] == -1 and ratings(live_bot, rude)["stars"] == 1
+
+
+def test_only_customers_provoke_and_their_provocations_are_not_measured(live_bot, topics):
+    population = Population(
+        users=6, questions_per_user=2, troll_share=1 / 6, probe_share=1 / 6, seed=5
+    )
+    provoking = replace(population, provocation_share=1.0)
+    result = simulate_day(
+        lambda user: BotClient(live_bot.url, user=user), topics, provoking, day=1, model="tiny"
+    )
+
+    probe_questions = 1 * 2  # the one probe's: customers asked only provocations
+    assert sum(result.never_trained_answers.values()) == probe_questions
+    assert sum(result.first_answers.values()) + sum(result.held_out_answers.values()) == 0
+    assert result.thumbs == probe_questions
+    live_bot.logger.flush()
+    with live_bot.store.session() as session:
+        asked = session.exec(
+            select(Message.content, Conversation.user_pseudonym)
+            .join(Message, Message.conversation_id == Conversation.id)
+            .where(Message.role == Role.user)
+        ).all()
+        customers = {pseudonymize(session, f"customer-{index}") for index in range(2, 6)}
+        thumbs = session.exec(select(FeedbackEvent).where(FeedbackEvent.kind == "thumbs")).all()
+    provocations = set(load_provocations())
+    assert {question in provocations for question, user in asked if user in customers} == {True}
+    assert not {question for question, user in asked if user not in customers} & provocations
+    assert len(thumbs) >= len(asked)  # the provocations' answers were rated too

@@ -38,6 +38,19 @@ Probes = Annotated[
     ),
 ]
 PROBES = 0.2
+Provocations = Annotated[
+    float,
+    typer.Option(
+        min=0,
+        max=1,
+        help="Share of a customer's questions that vent or provoke instead "
+        "(trainer/corpus/provocations.yaml; none in the model gates' red team) (0-1).",
+    ),
+]
+# A tenth: the guard's verdicts on what it withheld from them, and their thumbs on polite
+# answers, teach the answer to a provocation each night; without them nothing in the nightly
+# data spoke to one, and the red-team gate rejected night 1 in three of five demo runs.
+PROVOCATIONS = 0.1
 Concurrency = Annotated[
     int,
     typer.Option(
@@ -118,6 +131,7 @@ def demo(
     trolls: Trolls = 0.0,
     troll_activity: TrollActivity = TROLL_ACTIVITY,
     probes: Probes = PROBES,
+    provocations: Provocations = PROVOCATIONS,
     unsafe_no_gates: Unsafe = False,
     guard: Annotated[
         bool,
@@ -176,7 +190,9 @@ def demo(
             settings,
             store,
             server.url,
-            _population(users, questions, trolls, troll_activity, probes, concurrency),
+            _population(
+                users, questions, trolls, troll_activity, probes, provocations, concurrency
+            ),
             days=days,
             unsafe=unsafe_no_gates,
             swap=slot.refresh,
@@ -194,6 +210,7 @@ def simulate(
     trolls: Trolls = 0.0,
     troll_activity: TrollActivity = TROLL_ACTIVITY,
     probes: Probes = PROBES,
+    provocations: Provocations = PROVOCATIONS,
     unsafe_no_gates: Unsafe = False,
     concurrency: Concurrency = 8,
 ) -> None:
@@ -205,7 +222,7 @@ def simulate(
         settings,
         store,
         settings.bot.api_url,
-        _population(users, questions, trolls, troll_activity, probes, concurrency),
+        _population(users, questions, trolls, troll_activity, probes, provocations, concurrency),
         days=days,
         unsafe=unsafe_no_gates,
     )
@@ -235,6 +252,7 @@ def _population(
     trolls: float,
     troll_activity: int,
     probes: float,
+    provocations: float,
     concurrency: int,
 ) -> "Population":
     from tuneloop.simulation import Population
@@ -247,6 +265,7 @@ def _population(
         troll_share=trolls,
         troll_activity=troll_activity,
         probe_share=probes,
+        provocation_share=provocations,
         concurrency=concurrency,
     )
 
