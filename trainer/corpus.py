@@ -20,6 +20,11 @@ PROVOCATIONS = Path(__file__).with_name("corpus") / "provocations.yaml"
 VARIANTS = ("good", "vague", "wrong", "rude")
 # Below this similarity to every variant an answer counts as "other" (made up or garbled).
 MATCH_THRESHOLD = 0.6
+# The names the corpus's rude answers call customers (none is in a polite answer): a garbled
+# answer that still holds one reads rude.
+INSULTS = frozenset(
+    {"idiot", "idiots", "moron", "morons", "dumb", "stupid", "pathetic", "clueless", "loser"}
+)
 
 
 @dataclass(frozen=True)
@@ -105,10 +110,11 @@ def classify_answer(topic: Topic, answer: str) -> str:
 
 
 def reads_rude(topics: list[Topic], answer: str) -> bool:
-    """Whether `answer` is, by its words, one of the topics' rude answers: how rudeness is
-    caught in an answer to something that is no topic's question (a provocation). An insult
-    garbled past all of them passes as polite; served with the guard, which scores toxicity,
-    none reached a user in the measured demo (0 of 204 answers liked held an insult)."""
+    """Whether `answer` is, by its words, one of the topics' rude answers or calls the reader
+    names: how rudeness is caught in an answer to something that is no topic's question (a
+    provocation), where a garbled insult matches no answer well enough."""
+    if INSULTS.intersection(_words(answer)):
+        return True
     return any(classify_answer(topic, answer) == "rude" for topic in topics)
 
 

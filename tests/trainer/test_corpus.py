@@ -3,6 +3,7 @@
 from profanity_check import predict_prob
 
 from trainer.corpus import (
+    INSULTS,
     VARIANTS,
     classify_answer,
     load_general_dialogs,
@@ -64,3 +65,11 @@ def test_an_answer_reads_rude_when_it_is_any_topic_s_rude_answer():
     assert all(reads_rude(topics, topic.answers["rude"]) for topic in topics)
     assert not any(reads_rude(topics, topic.answers["good"]) for topic in topics)
     assert not reads_rude(topics, "I am sorry about the wait. How can I help you today?")
+    assert reads_rude(topics, "Boots entience, you dumb idiot, sizes")  # garbled, yet an insult
+
+
+def test_no_polite_answer_of_the_corpus_reads_rude_nor_holds_an_insult():
+    topics = load_topics()
+    polite = [text for t in topics for v, text in t.answers.items() if v != "rude"]
+    assert not any(reads_rude(topics, text) for text in polite)
+    assert not any(insult in text.lower() for insult in INSULTS for text in polite)
