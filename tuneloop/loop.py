@@ -21,7 +21,7 @@ from tuneloop.simulation import DayResult, Population, simulate_day
 @dataclass
 class LoopDay:
     result: DayResult
-    run: TrainingRun
+    run: TrainingRun | None  # the night after the day; none after the last day
     # The canary's decisions during the day and its night, oldest first.
     canary: list[CanaryDecision] = field(default_factory=list)
 
@@ -38,11 +38,12 @@ def run_days(
     swap: Callable[[], object] | None = None,
     bad_night: int | None = None,
 ) -> Iterator[LoopDay]:
-    """Each day: the users talk to the bot at `bot_url`, then the nightly job runs; a
-    promotion or a new canary reaches the bot (through `swap`, or its own hot-swap) before the
-    next day. From `bad_night` on, the first night that trains makes a deliberately worse
-    candidate and lets it through its model gates, for the canary to catch (demo
-    --inject-bad-candidate; a night with a canary still under comparison trains nothing)."""
+    """Each day: the users talk to the bot at `bot_url`; the nightly job runs between days (a
+    night after the last one would train a model nobody rates), and a promotion or a new
+    canary reaches the bot (through `swap`, or its own hot-swap) before the next day. From
+    `bad_night` on, the first night that trains makes a deliberately worse candidate and lets
+    it through its model gates, for the canary to catch (demo --inject-bad-candidate; a night
+    with a canary still under comparison trains nothing)."""
     injected = False
     for day in range(1, days + 1):
         started = utcnow()
@@ -55,13 +56,15 @@ def run_days(
             day=day,
             model=serving["model"] + canary,
         )
-        sabotage = bad_night is not None and day >= bad_night and not injected
-        run = run_nightly(store, replace(plan, sabotage=sabotage), trigger="simulate")
-        injected |= sabotage and run.candidate_version_id is not None
-        if swap is not None:
-            swap()
-        canaries = plan.canary is not None and plan.canary.share > 0
-        _wait_for_service(store, bot_url, canary=canaries)
+        run = None
+        if day < days:
+            sabotage = bad_night is not None and day >= bad_night and not injected
+            run = run_nightly(store, replace(plan, sabotage=sabotage), trigger="simulate")
+            injected |= sabotage and run.candidate_version_id is not None
+            if swap is not None:
+                swap()
+            canaries = plan.canary is not None and plan.canary.share > 0
+            _wait_for_service(store, bot_url, canary=canaries)
         yield LoopDay(result=result, run=run, canary=_decisions_since(store, started))
 
 
@@ -91,7 +94,7 @@ def plot_days(days: list[LoopDay], path: Path, *, title: str) -> Path:
         shares = [d.result.share("good", phrasings=phrasings) for d in days]
         axis.plot(numbers, shares, marker="o", linestyle=style, label=label)
     axis.plot(numbers, [d.result.share("rude") for d in days], marker="o", label="rude answers")
-    axis.set(xlabel="day (the nightly job runs after each)", ylabel="share", ylim=(0, 1))
+    axis.set(xlabel="day (the nightly job runs between days)", ylabel="share", ylim=(0, 1))
     axis.set_xticks(numbers)
     axis.set_title(title)
     axis.grid(alpha=0.3)

@@ -81,29 +81,34 @@ def test_the_same_commands_work_on_postgresql(tmp_path, postgres_url):
     assert not (tmp_path / "var" / "tuneloop.db").exists()
 
 
-def test_demo_runs_a_simulated_day_with_the_nightly_job(tmp_path, tiny_model_dir):
+def test_demo_runs_the_nightly_job_between_simulated_days(tmp_path, tiny_model_dir):
     data = tmp_path / "data"
     store, _ = store_serving(data, tiny_model_dir, "tiny")
 
     result = tuneloop(
         "demo",
         "--days",
-        "1",
+        "2",
         "--users",
         "3",
         "--questions",
         "2",
         cwd=tmp_path,
-        env={"TUNELOOP_DATA_DIR": str(data), "TUNELOOP_BOT__MAX_NEW_TOKENS": "12"},
+        env={
+            "TUNELOOP_DATA_DIR": str(data),
+            "TUNELOOP_BOT__MAX_NEW_TOKENS": "12",
+            "COLUMNS": "250",  # the table's cells unwrapped
+        },
     )
     assert result.returncode == 0, result.stderr
-    assert "1 simulated days, 3 users" in result.stdout
+    assert "2 simulated days, 3 users" in result.stdout
     assert "skipped" in result.stdout  # six questions give too few pairs to train on
+    assert "no night after the last day" in result.stdout
     assert (data / "demo-trend.png").read_bytes()[:4] == b"\x89PNG"
     with store.session() as session:
         thumbs = session.exec(select(FeedbackEvent).where(FeedbackEvent.kind == "thumbs")).all()
         runs = session.exec(select(TrainingRun)).all()
-    assert len(thumbs) >= 6 and [run.trigger for run in runs] == ["simulate"]
+    assert len(thumbs) >= 12 and [run.trigger for run in runs] == ["simulate"]
 
 
 def test_a_bad_setting_is_a_clear_error_not_a_traceback(tmp_path):

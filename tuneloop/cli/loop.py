@@ -15,7 +15,7 @@ from tuneloop.store import open_store
 if TYPE_CHECKING:  # imported where used: the CLI starts without torch
     from tuneloop.simulation import Population
 
-Days = Annotated[int, typer.Option(help="Simulated days; the nightly job runs after each.")]
+Days = Annotated[int, typer.Option(help="Simulated days; the nightly job runs between them.")]
 Users = Annotated[int, typer.Option(help="Simulated users a day.")]
 Questions = Annotated[int, typer.Option(help="Questions each user asks a day.")]
 Trolls = Annotated[float, typer.Option(help="Share of users who reward rudeness (0-1).")]
@@ -117,8 +117,8 @@ def demo(
     days: Annotated[
         int,
         typer.Option(
-            help="Simulated days; the nightly job runs after each, so day 4 is the first to "
-            "meet the third night's model."
+            help="Simulated days; the nightly job runs between them, so day 4 meets the "
+            "third night's model."
         ),
     ] = 4,
     users: DemoUsers = None,
@@ -214,7 +214,8 @@ def simulate(
     unsafe_no_gates: Unsafe = False,
     concurrency: Concurrency = 8,
 ) -> None:
-    """Simulated users talk to the running bot (bot.api_url); the nightly job runs each night."""
+    """Simulated users talk to the running bot (bot.api_url); the nightly job runs between
+    days (`tuneloop scheduler`, or `tuneloop nightly --now`, trains on the last day's)."""
     settings = load_settings()
     store = open_store(settings)
     require_current_schema(store.engine)
@@ -320,8 +321,8 @@ def _day_table(store, history, *, title: str) -> Table:
             f"{result.share('good', phrasings='held_out'):.0%}",
             f"{result.share('good', phrasings='never_trained'):.0%}",
             f"{result.share('rude'):.0%}",
-            str(run.counts.get("pairs_trained", 0)),
-            f"{run.status.value}: {run.decision}",
+            str(run.counts.get("pairs_trained", 0)) if run else "-",
+            f"{run.status.value}: {run.decision}" if run else "- (no night after the last day)",
         ]
         table.add_row(*cells, *([_canary_cell(store, day.canary)] if canaries else []))
     return table
