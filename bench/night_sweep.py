@@ -37,7 +37,7 @@ PHRASINGS = ("corpus", "held_out", "never_trained")  # as `tuneloop.simulation` 
 def served_verdicts(engine, rubric, topics, temperature: float, rounds: int) -> dict:
     """Each phrasing asked `rounds` times, sampled as served: the rubric's verdict shares."""
     from bot.engine import Sampling
-    from trainer.evaluation import answer_questions
+    from trainer.answering import answer_questions
 
     asks = [("corpus", t, q) for t in topics for q in t.questions]
     asks += [("held_out", t, q) for t in topics for q in t.held_out[:-1]]  # users teach these
@@ -59,7 +59,8 @@ def served_verdicts(engine, rubric, topics, temperature: float, rounds: int) -> 
 def degeneration(engine, topics) -> dict:
     """The model gates' degeneration metrics, on greedy answers to the held-out phrasings."""
     from bot.engine import Sampling
-    from trainer.evaluation import answer_questions, held_out_questions, one_answer_per_question
+    from trainer.answering import answer_questions
+    from trainer.evaluation import held_out_questions, one_answer_per_question
     from trainer.metrics import load_metric
 
     domain = held_out_questions(topics)  # the held-out phrasings the gates ask

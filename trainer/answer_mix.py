@@ -3,8 +3,8 @@
 from collections import Counter
 
 from bot.engine import Engine, Sampling
+from trainer.answering import answer_questions
 from trainer.corpus import VARIANTS, Topic, classify_answer
-from trainer.evaluation import answer_questions
 
 CATEGORIES = (*VARIANTS, "other")
 

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from bot.engine import Engine, Sampling
 from feedback.snapshots import load_rows
+from trainer.answering import answer_questions
 from trainer.corpus import Topic
 from trainer.identity import default_lexicon
 from trainer.metrics import METRICS_DIR, load_metric
@@ -225,22 +226,3 @@ def answer_logprob(
 
 def _answers(engine: Engine, questions: list[str], sampling: Sampling, label: str) -> list[str]:
     return answer_questions(engine, questions, sampling, label=f"evaluation: {label}")
-
-
-def answer_questions(
-    engine: Engine,
-    questions: Sequence[str],
-    sampling: Sampling,
-    *,
-    label: str,
-    batch_size: int = 32,
-) -> list[str]:
-    """Each question asked alone, as a conversation's first message, answered in batches."""
-    prompts = [engine.prompt([{"role": "user", "content": question}]) for question in questions]
-    answers: list[str] = []
-    with tqdm(total=len(prompts), desc=label, unit="answer") as progress:
-        for start in range(0, len(prompts), batch_size):
-            batch = prompts[start : start + batch_size]
-            answers += [generation.text for generation in engine.generate_batch(batch, sampling)]
-            progress.update(len(batch))
-    return answers

@@ -11,10 +11,10 @@ from bot.engine import Engine, Sampling
 from bot.model_import import ImportedModel, register_import
 from feedback import Store, activate, register_model_version
 from feedback.models import ModelVersion
+from trainer.answering import answer_questions
 from trainer.corpus import Topic, load_general_dialogs, load_topics
 from trainer.domain_sft import SftPlan, sft_rows, train_domain_sft
 from trainer.evaluation import (
-    answer_questions,
     domain_accuracy,
     held_out_questions,
     judge_verdicts,
