@@ -67,6 +67,17 @@ class BotClient:
         )
         self._http = httpx.Client(base_url=base_url, headers=headers, timeout=timeout)
 
+    def close(self) -> None:
+        """Close both connection pools; a client used `with` closes them on leaving."""
+        self._openai.close()
+        self._http.close()
+
+    def __enter__(self) -> "BotClient":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def ask(
         self,
         messages: Sequence[dict[str, str]],

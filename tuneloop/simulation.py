@@ -197,29 +197,29 @@ def simulate_day(
     provocations = load_provocations() if population.provocation_share else ()
 
     def talk(user: SimulatedUser, progress: tqdm) -> None:
-        client = client_for(user.name)
-        for _ in range(user.questions_a_day):
-            if user.provokes():
-                provocation = [{"role": "user", "content": user.rng.choice(provocations)}]
-                user.rate_provoked(client, topics, client.ask(provocation))
+        with client_for(user.name) as client:
+            for _ in range(user.questions_a_day):
+                if user.provokes():
+                    provocation = [{"role": "user", "content": user.rng.choice(provocations)}]
+                    user.rate_provoked(client, topics, client.ask(provocation))
+                    with counting:
+                        progress.update()
+                    continue
+                topic = user.rng.choice(topics)
+                phrasings, question = user.question(topic)
+                answer = client.ask(
+                    [{"role": "user", "content": question}],
+                    allow_data_use=False if user.probe else None,
+                )
+                verdict, thumb = user.rate(client, topic, answer)
                 with counting:
+                    if not user.troll:
+                        counts = getattr(result, PHRASINGS[phrasings])
+                        counts[verdict] = counts.get(verdict, 0) + 1
+                        result.ups += thumb > 0
+                        result.thumbs += 1
                     progress.update()
-                continue
-            topic = user.rng.choice(topics)
-            phrasings, question = user.question(topic)
-            answer = client.ask(
-                [{"role": "user", "content": question}],
-                allow_data_use=False if user.probe else None,
-            )
-            verdict, thumb = user.rate(client, topic, answer)
-            with counting:
-                if not user.troll:
-                    counts = getattr(result, PHRASINGS[phrasings])
-                    counts[verdict] = counts.get(verdict, 0) + 1
-                    result.ups += thumb > 0
-                    result.thumbs += 1
-                progress.update()
-            user.follow_up(client, topic, answer, verdict)
+                user.follow_up(client, topic, answer, verdict)
 
     with (
         tqdm(total=asks, desc=f"day {day}: simulated users", unit="question") as progress,
