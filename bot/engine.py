@@ -7,6 +7,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import (
@@ -23,6 +24,18 @@ from feedback.models import ModelVersion
 # Below this temperature, sampling is decoded greedily, its limit: dividing the logits by a
 # temperature near 0 overflows them to inf and the sampler fails on the NaNs that follow.
 GREEDY_BELOW_TEMPERATURE = 1e-4
+
+
+def load_causal_lm(path: str | Path, **options: Any):
+    """A causal LM in float32, as tuneloop serves and trains it, with transformers' own layers.
+
+    By default transformers swaps layers for kernels it downloads from the Hub whenever the
+    `kernels` package is installed (transformers requires it): on a GPU with no Hub in reach
+    the first `model.train()` fails, and elsewhere it would run code fetched from the Hub.
+    """
+    return AutoModelForCausalLM.from_pretrained(
+        path, dtype=torch.float32, use_kernels=False, **options
+    )
 
 
 @dataclass(frozen=True)
@@ -136,7 +149,7 @@ class Engine:
     ) -> "Engine":
         """Load through `from_pretrained`, as any Hugging Face causal LM directory or hub id."""
         tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+        model = load_causal_lm(path)
         if adapter is not None:
             from peft import PeftModel  # only deployments with adapters pay for the import
 

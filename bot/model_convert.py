@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from bot.engine import Engine
+from bot.engine import Engine, load_causal_lm
 from bot.gguf_header import read_gguf_header
 from bot.import_errors import ImportCheckFailed, UnsupportedModel
 from bot.model_import import Steps
@@ -83,9 +83,7 @@ def load_gguf(path: Path):
     (about 30 s for SmolLM2-135M on 2 cores: every tensor is dequantized)."""
     try:
         tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
-        model = AutoModelForCausalLM.from_pretrained(
-            path.parent, gguf_file=path.name, dtype=torch.float32
-        )
+        model = load_causal_lm(path.parent, gguf_file=path.name)
     except ValueError as exc:  # an architecture transformers cannot dequantize, for one
         raise UnsupportedModel(f"transformers cannot load {path.name}: {exc}") from exc
     return model.eval(), tokenizer

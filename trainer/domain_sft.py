@@ -9,11 +9,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 from datasets import Dataset
 from peft import LoraConfig
 from transformers import (
-    AutoModelForCausalLM,
     AutoTokenizer,
     EarlyStoppingCallback,
     PrinterCallback,
@@ -21,7 +19,9 @@ from transformers import (
 )
 from trl import SFTConfig, SFTTrainer
 
+from bot.engine import load_causal_lm
 from trainer.corpus import Topic
+from trainer.devices import trains_on_cpu
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def _row(system_prompt: str, question: str, answer: str) -> dict:
 
 
 def sft_config(plan: SftPlan, output_dir: Path) -> SFTConfig:
-    on_cpu = not torch.cuda.is_available()
+    on_cpu = trains_on_cpu()
     return SFTConfig(
         output_dir=str(output_dir),
         learning_rate=plan.learning_rate,
@@ -92,7 +92,7 @@ def sft_config(plan: SftPlan, output_dir: Path) -> SFTConfig:
         use_cpu=on_cpu,
         # TRL's defaults (bf16, gradient checkpointing) are about 19x slower on these CPUs.
         bf16=False if on_cpu else None,
-        gradient_checkpointing=False,
+        activation_checkpointing=False,
         eval_strategy="epoch",
         save_strategy="epoch",
         load_best_model_at_end=True,
@@ -116,7 +116,7 @@ def train_domain_sft(
     """Fine-tune `base_path` on the rows; save a LoRA adapter (or, with `plan.lora_rank` 0, the
     whole model) and the tokenizer in `output_dir`. Stops early when the held-out loss rises."""
     tokenizer = AutoTokenizer.from_pretrained(base_path)
-    model = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
+    model = load_causal_lm(base_path)
     lora = None
     if plan.lora_rank > 0:
         lora = LoraConfig(

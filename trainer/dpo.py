@@ -1,5 +1,6 @@
 """DPO training with TRL on a dataset snapshot: held-out split, early stopping, an SFT term."""
 
+import copy
 import json
 import logging
 import shutil
@@ -11,12 +12,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
 from accelerate import PartialState
 from datasets import Dataset, load_dataset
 from peft import LoraConfig, PeftModel
 from transformers import (
-    AutoModelForCausalLM,
     AutoTokenizer,
     EarlyStoppingCallback,
     PrinterCallback,
@@ -25,8 +24,10 @@ from transformers import (
 )
 from trl import DPOConfig
 
+from bot.engine import load_causal_lm
 from bot.prompt import build_prompt
 from feedback.snapshots import WEIGHT_COLUMN
+from trainer.devices import trains_on_cpu
 from trainer.pair_sampling import WeightedPairsDPOTrainer
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ HYPERPARAMETERS = (
 
 
 def dpo_config(plan: TrainingPlan, output_dir: Path, *, evaluate: bool) -> DPOConfig:
-    on_cpu = not torch.cuda.is_available()
+    on_cpu = trains_on_cpu()
     losses = {"loss_type": [plan.loss_type], "loss_weights": [1.0]}
     if plan.sft_weight > 0:  # likelihood of the chosen answer keeps DPO from drifting
         losses = {"loss_type": [plan.loss_type, "sft"], "loss_weights": [1.0, plan.sft_weight]}
@@ -136,6 +137,11 @@ def train_dpo(
     progress bar and log lines (a tuning study's many short runs report on their own)."""
     tokenizer = AutoTokenizer.from_pretrained(base_path)
     model, peft_config = _trainable_model(base_path, base_adapter, plan)
+    # DPO's reference is the model as training starts. An adapter's is the model with the
+    # adapter off (or TRL's copy of last night's); a whole model's is a frozen copy, made here:
+    # TRL would load `base_path` again, without the merged adapter of a model served as one.
+    adapter = peft_config is not None or isinstance(model, PeftModel)
+    reference = None if adapter else copy.deepcopy(model).eval().requires_grad_(False)
     served = {
         "tokenizer": tokenizer,
         "system_prompt": system_prompt,
@@ -147,6 +153,7 @@ def train_dpo(
     checkpoints = output_dir.parent / f"{output_dir.name}.checkpoints"
     trainer = WeightedPairsDPOTrainer(
         model=model,
+        ref_model=reference,
         args=dpo_config(plan, checkpoints, evaluate=evaluate),
         train_dataset=train,
         eval_dataset=held_out if evaluate else None,
@@ -188,7 +195,7 @@ def trains_adapter(plan: TrainingPlan, base_adapter: str | None) -> bool:
 
 def _trainable_model(base_path: str, base_adapter: str | None, plan: TrainingPlan):
     """The model to train and, for a new adapter, its LoRA config."""
-    model = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
+    model = load_causal_lm(base_path)
     if base_adapter is None:
         if not plan.lora_rank:
             return model, None

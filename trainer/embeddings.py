@@ -133,7 +133,7 @@ def load_embedder(model_dir: Path | None = None) -> SentenceEmbedder:
         )
     try:
         tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
-        model = AutoModel.from_pretrained(directory, local_files_only=True)
+        model = AutoModel.from_pretrained(directory, local_files_only=True, use_kernels=False)
     except (OSError, ValueError) as exc:
         raise ScorerUnavailable(
             f"cannot load the sentence-embedding model in {directory}: {exc}. It must hold an "

@@ -2,9 +2,10 @@
 
 from pathlib import Path
 
-import torch
 from peft import PeftModel
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoTokenizer
+
+from bot.engine import load_causal_lm
 
 
 def merge_adapter(base_path: str | Path, adapter_path: str | Path, output_dir: Path) -> Path:
@@ -13,7 +14,7 @@ def merge_adapter(base_path: str | Path, adapter_path: str | Path, output_dir: P
     Written into a sibling temporary directory first and renamed at the end, so that a crash
     never leaves a directory that looks like a finished model.
     """
-    model = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
+    model = load_causal_lm(base_path)
     merged = PeftModel.from_pretrained(model, str(adapter_path)).merge_and_unload()
     tokenizer = AutoTokenizer.from_pretrained(adapter_path)
     partial = output_dir.with_name(f".{output_dir.name}.partial")
