@@ -137,11 +137,6 @@ def train_dpo(
     progress bar and log lines (a tuning study's many short runs report on their own)."""
     tokenizer = AutoTokenizer.from_pretrained(base_path)
     model, peft_config = _trainable_model(base_path, base_adapter, plan)
-    # DPO's reference is the model as training starts. An adapter's is the model with the
-    # adapter off (or TRL's copy of last night's); a whole model's is a frozen copy, made here:
-    # TRL would load `base_path` again, without the merged adapter of a model served as one.
-    adapter = peft_config is not None or isinstance(model, PeftModel)
-    reference = None if adapter else copy.deepcopy(model).eval().requires_grad_(False)
     served = {
         "tokenizer": tokenizer,
         "system_prompt": system_prompt,
@@ -151,10 +146,11 @@ def train_dpo(
     held_out = load_pairs(eval_path, **served) if eval_path else None
     evaluate = held_out is not None and len(held_out) > 0
     checkpoints = output_dir.parent / f"{output_dir.name}.checkpoints"
+    config = dpo_config(plan, checkpoints, evaluate=evaluate)
     trainer = WeightedPairsDPOTrainer(
         model=model,
-        ref_model=reference,
-        args=dpo_config(plan, checkpoints, evaluate=evaluate),
+        ref_model=reference_model(model, peft_config, config),
+        args=config,
         train_dataset=train,
         eval_dataset=held_out if evaluate else None,
         processing_class=tokenizer,
@@ -210,6 +206,19 @@ def _trainable_model(base_path: str, base_adapter: str | None, plan: TrainingPla
         return PeftModel.from_pretrained(model, base_adapter).merge_and_unload(), None
     # Go on training last night's adapter; last night's model is then the DPO reference.
     return PeftModel.from_pretrained(model, base_adapter, is_trainable=True), None
+
+
+def reference_model(model, peft_config: LoraConfig | None, config: DPOConfig):
+    """DPO's reference, the model as training starts, where TRL should not make it.
+
+    An adapter's reference is the model with the adapter off (or TRL's copy of last night's
+    adapter); with `precompute_ref_log_probs` TRL takes the policy's log-probs before the first
+    step. Otherwise it is a frozen copy made here: TRL would load the policy's `name_or_path`
+    again, which for a model served as an adapter and trained whole lacks the merged adapter.
+    """
+    if peft_config is not None or isinstance(model, PeftModel) or config.precompute_ref_log_probs:
+        return None
+    return copy.deepcopy(model).eval().requires_grad_(False)
 
 
 def launch_dpo(*, launcher: list[str] | None, **arguments) -> dict[str, float]:

@@ -10,7 +10,7 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from tests.conftest import SYSTEM_PROMPT
-from trainer.dpo import TrainingPlan, launch_dpo
+from trainer.dpo import TrainingPlan, dpo_config, launch_dpo, reference_model
 
 
 @pytest.fixture
@@ -113,3 +113,28 @@ def test_a_lora_adapter_is_trained_served_and_trained_again(tmp_path, tiny_model
         **arguments(tiny_model_dir, pair_files, second) | lora,
     )
     assert (second / "adapter_config.json").exists()
+
+
+def test_a_whole_models_reference_is_a_frozen_copy_of_it_as_training_starts(
+    tmp_path, tiny_model_dir
+):
+    from peft import LoraConfig, get_peft_model
+
+    from bot.engine import load_causal_lm
+
+    model = load_causal_lm(tiny_model_dir)
+    config = dpo_config(TrainingPlan(), tmp_path, evaluate=False)
+    reference = reference_model(model, None, config)
+    assert reference is not model and not reference.training
+    assert not any(parameter.requires_grad for parameter in reference.parameters())
+    with torch.no_grad():
+        model.lm_head.weight.add_(1.0)  # training moves the policy, not its reference
+    assert not torch.equal(reference.lm_head.weight, model.lm_head.weight)
+
+    lora = LoraConfig(r=2, target_modules="all-linear", task_type="CAUSAL_LM")
+    assert reference_model(model, lora, config) is None  # the adapter switched off
+    assert reference_model(get_peft_model(model, lora), None, config) is None
+    precomputed = dpo_config(
+        TrainingPlan(overrides={"precompute_ref_log_probs": True}), tmp_path, evaluate=False
+    )
+    assert reference_model(model, None, precomputed) is None  # the policy's log-probs at step 0
