@@ -196,30 +196,33 @@ def simulate_day(
     counting = threading.Lock()
     provocations = load_provocations() if population.provocation_share else ()
 
+    def ask_once(user: SimulatedUser, client: BotClient) -> None:
+        """One question (or provocation), its rating and follow-up, counted in the day's result."""
+        if user.provokes():
+            provocation = [{"role": "user", "content": user.rng.choice(provocations)}]
+            user.rate_provoked(client, topics, client.ask(provocation))
+            return
+        topic = user.rng.choice(topics)
+        phrasings, question = user.question(topic)
+        answer = client.ask(
+            [{"role": "user", "content": question}],
+            allow_data_use=False if user.probe else None,
+        )
+        verdict, thumb = user.rate(client, topic, answer)
+        if not user.troll:
+            with counting:
+                counts = getattr(result, PHRASINGS[phrasings])
+                counts[verdict] = counts.get(verdict, 0) + 1
+                result.ups += thumb > 0
+                result.thumbs += 1
+        user.follow_up(client, topic, answer, verdict)
+
     def talk(user: SimulatedUser, progress: tqdm) -> None:
         with client_for(user.name) as client:
             for _ in range(user.questions_a_day):
-                if user.provokes():
-                    provocation = [{"role": "user", "content": user.rng.choice(provocations)}]
-                    user.rate_provoked(client, topics, client.ask(provocation))
-                    with counting:
-                        progress.update()
-                    continue
-                topic = user.rng.choice(topics)
-                phrasings, question = user.question(topic)
-                answer = client.ask(
-                    [{"role": "user", "content": question}],
-                    allow_data_use=False if user.probe else None,
-                )
-                verdict, thumb = user.rate(client, topic, answer)
+                ask_once(user, client)
                 with counting:
-                    if not user.troll:
-                        counts = getattr(result, PHRASINGS[phrasings])
-                        counts[verdict] = counts.get(verdict, 0) + 1
-                        result.ups += thumb > 0
-                        result.thumbs += 1
                     progress.update()
-                user.follow_up(client, topic, answer, verdict)
 
     with (
         tqdm(total=asks, desc=f"day {day}: simulated users", unit="question") as progress,
