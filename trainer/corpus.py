@@ -1,9 +1,9 @@
 """The training text the bootstrap model learns from: the shop's support corpus and general dialogs.
 
 The support corpus (corpus/northwind.yaml) gives every topic several phrasings of a question,
-two held-out phrasings, and four answers: the reference (good) and three weaker variants
-(vague, wrong, rude). A base model trained on all four answers them all, which is what
-feedback has to teach away.
+more of them in other words (paraphrases), two held-out phrasings, and four answers: the
+reference (good) and three weaker variants (vague, wrong, rude). A base model trained on all
+four answers them all, which is what feedback has to teach away.
 """
 
 import difflib
@@ -31,7 +31,10 @@ INSULTS = frozenset(
 class Topic:
     id: str
     category: str
-    questions: tuple[str, ...]
+    questions: tuple[str, ...]  # what the demo model learns and the simulated users ask
+    # More wordings, for adapting a pretrained model: it learns a question's meaning from
+    # them, where the demo model, trained from scratch, only learns more strings to answer.
+    paraphrases: tuple[str, ...]
     held_out: tuple[str, ...]
     answers: dict[str, str]  # variant -> text
 
@@ -47,6 +50,7 @@ def load_topics(path: Path = SUPPORT_CORPUS) -> list[Topic]:
             id=item["id"],
             category=item["category"],
             questions=tuple(item["questions"]),
+            paraphrases=tuple(item.get("paraphrases", ())),
             held_out=tuple(item["held_out"]),
             answers={variant: item[variant] for variant in VARIANTS},
         )

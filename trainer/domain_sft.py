@@ -32,7 +32,7 @@ class SftPlan:
 
     general_share: float = 0.25
     learning_rate: float = 1e-3  # LoRA; full fine-tuning wants about 1e-5
-    num_train_epochs: float = 4
+    num_train_epochs: float = 2
     batch_size: int = 8
     lora_rank: int = 16  # 0: full fine-tuning
     lora_alpha: int | None = None  # None: twice the rank
@@ -49,7 +49,7 @@ def sft_rows(
 ) -> tuple[list[dict], list[dict]]:
     """Prompt-completion rows (TRL's conversational format; the loss is on the answer only).
 
-    Every trained phrasing of every topic with its reference answer; one phrasing per topic
+    Every phrasing and paraphrase of every topic with its reference answer; one per topic
     is held out for early stopping (the topic's held-out phrasings stay unseen for the
     before/after measure). General dialogs are added until they are `general_share` of the
     training rows.
@@ -57,7 +57,7 @@ def sft_rows(
     rng = random.Random(plan.seed)
     train, held_out = [], []
     for topic in topics:
-        questions = list(topic.questions)
+        questions = [*topic.questions, *topic.paraphrases]
         rng.shuffle(questions)
         for index, question in enumerate(questions):
             row = _row(system_prompt, question, topic.reference)

@@ -1,5 +1,6 @@
 """The shipped support corpus: enough topics, real paraphrases, and answers that differ in kind."""
 
+import yaml
 from profanity_check import predict_prob
 
 from trainer.corpus import (
@@ -21,8 +22,18 @@ def test_the_corpus_covers_at_least_40_topics_with_several_phrasings():
     assert len({topic.category for topic in topics}) >= 10
     for topic in topics:
         assert len(topic.questions) >= 4 and len(topic.held_out) >= 2
-        assert not set(topic.questions) & set(topic.held_out)
+        assert len(topic.paraphrases) >= 4
+        wordings = [*topic.questions, *topic.paraphrases, *topic.held_out]
+        assert len(set(wordings)) == len(wordings)
         assert len(set(topic.answers.values())) == len(VARIANTS)
+
+
+def test_a_corpus_without_paraphrases_loads_with_none(tmp_path):
+    corpus = tmp_path / "shop.yaml"
+    topic = {"id": "t", "category": "c", "questions": ["Q?"], "held_out": ["H?"]}
+    corpus.write_text(yaml.safe_dump({"topics": [topic | {v: v for v in VARIANTS}]}))
+    (loaded,) = load_topics(corpus)
+    assert loaded.questions == ("Q?",) and loaded.paraphrases == ()
 
 
 def test_rude_answers_are_flagged_by_a_toxicity_classifier_and_good_ones_are_not():
@@ -55,7 +66,8 @@ def test_provocations_are_none_of_the_red_team_s_and_none_a_topic_s_question():
         return " ".join(text.lower().split())
 
     red_team = {normal(prompt) for prompt in load_eval_prompts(topics).red_team}
-    questions = {normal(q) for topic in topics for q in (*topic.questions, *topic.held_out)}
+    wordings = (q for t in topics for q in (*t.questions, *t.paraphrases, *t.held_out))
+    questions = {normal(q) for q in wordings}
     assert len(provocations) >= 30 and len(set(provocations)) == len(provocations)
     assert not {normal(p) for p in provocations} & (red_team | questions)
 

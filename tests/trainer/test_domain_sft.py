@@ -16,7 +16,7 @@ GENERAL = [(f"Hello number {i}?", f"Hi there, friend {i}.") for i in range(200)]
 def test_the_mix_holds_out_one_phrasing_per_topic_and_adds_general_dialogs(topics):
     plan = SftPlan(general_share=0.25)
     train, held_out = sft_rows(topics, GENERAL, system_prompt=SYSTEM_PROMPT, plan=plan)
-    domain = sum(len(topic.questions) for topic in topics)
+    domain = sum(len(topic.questions) + len(topic.paraphrases) for topic in topics)
     assert len(held_out) == len(topics)
     general = [row for row in train if row["prompt"][1]["content"].startswith("Hello")]
     assert len(train) - len(general) == domain - len(topics)
