@@ -38,6 +38,25 @@ def load_causal_lm(path: str | Path, **options: Any):
     )
 
 
+def serving_device() -> torch.device:
+    """Where a model answers unless told otherwise: a CUDA GPU when there is one, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+class NoSuchDevice(RuntimeError):
+    """A model was asked to answer on a CUDA GPU this machine does not have."""
+
+
+def _checked(device: str | torch.device) -> torch.device:
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise NoSuchDevice(
+            f"device {device} asked for, but torch {torch.__version__} sees no CUDA GPU: "
+            "leave the device unset (the CPU then) or install a CUDA build of torch"
+        )
+    return device
+
+
 @dataclass(frozen=True)
 class Sampling:
     temperature: float = 0.8
@@ -108,6 +127,7 @@ class Engine:
 
     An engine with a LoRA `adapter` names it; `beside` makes another engine on the same base
     weights with a second adapter (two versions in service, one copy of the base in memory).
+    Prompts go to the model's device; answers come back as Python lists and text.
     """
 
     def __init__(
@@ -124,6 +144,7 @@ class Engine:
         shared: _SharedBase | None = None,
     ) -> None:
         self.model = model.eval()
+        self.device = next(model.parameters()).device
         self.tokenizer = tokenizer
         self.name = name
         self.version_id = version_id
@@ -146,14 +167,18 @@ class Engine:
         adapter: str | Path | None = None,
         name: str | None = None,
         version_id: int | None = None,
+        device: str | torch.device | None = None,
     ) -> "Engine":
-        """Load through `from_pretrained`, as any Hugging Face causal LM directory or hub id."""
+        """Load through `from_pretrained`, as any Hugging Face causal LM directory or hub id,
+        onto `device` (default: `serving_device()`)."""
+        device = _checked(device or serving_device())
         tokenizer = AutoTokenizer.from_pretrained(path)
         model = load_causal_lm(path)
         if adapter is not None:
             from peft import PeftModel  # only deployments with adapters pay for the import
 
             model = PeftModel.from_pretrained(model, adapter)
+        model.to(device)
         return cls(
             model,
             tokenizer,
@@ -188,7 +213,12 @@ class Engine:
 
     @classmethod
     def load_version(
-        cls, version: ModelVersion, *, system_prompt: str, context_tokens: int
+        cls,
+        version: ModelVersion,
+        *,
+        system_prompt: str,
+        context_tokens: int,
+        device: str | torch.device | None = None,
     ) -> "Engine":
         """Load a registered model version (its weights and adapter, named after it)."""
         return cls.load(
@@ -198,6 +228,7 @@ class Engine:
             version_id=version.id,
             system_prompt=system_prompt,
             context_tokens=context_tokens,
+            device=device,
         )
 
     def prompt(self, messages: Sequence[dict[str, str]]) -> Prompt:
@@ -290,10 +321,10 @@ class Engine:
                 self.model.set_adapter(self.adapter)
             started = time.perf_counter()
             if sampling.seed is not None:
-                torch.manual_seed(sampling.seed)
+                torch.manual_seed(sampling.seed)  # every device's generator
             output = self.model.generate(
-                input_ids,
-                attention_mask=attention_mask,
+                input_ids.to(self.device),
+                attention_mask=attention_mask.to(self.device),
                 do_sample=not sampling.greedy,
                 temperature=None if sampling.greedy else sampling.temperature,
                 top_p=None if sampling.greedy else sampling.top_p,

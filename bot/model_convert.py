@@ -102,7 +102,8 @@ def save_plain(model, tokenizer, destination: Path) -> None:
 
 
 def load_as_bot(directory: Path) -> Engine:
-    return Engine.load(directory, system_prompt=PROBE_SYSTEM, context_tokens=4096)
+    """On the CPU, where the GGUF load it is compared with runs."""
+    return Engine.load(directory, system_prompt=PROBE_SYSTEM, context_tokens=4096, device="cpu")
 
 
 def probe(model, tokenizer) -> tuple[list[int], torch.Tensor]:

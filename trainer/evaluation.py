@@ -216,9 +216,9 @@ def answer_logprob(
     prompt = engine.prompt(conversation).token_ids
     answer_ids = engine.tokenizer(answer, add_special_tokens=False)["input_ids"]
     answer_ids = [*answer_ids, engine.tokenizer.eos_token_id]
-    ids = torch.tensor([prompt + answer_ids])
+    ids = torch.tensor([prompt + answer_ids], device=engine.device)
     with torch.inference_mode():
-        logits = engine.model(ids).logits[0, len(prompt) - 1 : -1]
+        logits = engine.model(ids).logits[0, len(prompt) - 1 : -1].cpu()
     logps = torch.log_softmax(logits.float(), dim=-1)
     picked = logps.gather(1, torch.tensor(answer_ids).unsqueeze(1)).sum()
     return float(picked), len(answer_ids)

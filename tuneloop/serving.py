@@ -43,6 +43,7 @@ def load_engine(
             adapter=bot.adapter,
             system_prompt=bot.system_prompt,
             context_tokens=bot.context_tokens,
+            device=bot.device,
         )
     if version is None:
         raise NoActiveModel(
@@ -53,7 +54,10 @@ def load_engine(
         if version.adapter_path and engine.adapter is not None and engine.base == version.path:
             return engine.beside(version.adapter_path, name=version.name, version_id=version.id)
     return Engine.load_version(
-        version, system_prompt=bot.system_prompt, context_tokens=bot.context_tokens
+        version,
+        system_prompt=bot.system_prompt,
+        context_tokens=bot.context_tokens,
+        device=bot.device,
     )
 
 

@@ -46,6 +46,12 @@ class BotSettings(Section):
     adapter: str | None = Field(
         default=None, description="PEFT LoRA adapter directory to apply on top of the model."
     )
+    device: str | None = Field(
+        default=None,
+        pattern=r"^(cpu|cuda(:\d+)?)$",
+        description="Where the bot's model answers: cpu, cuda or cuda:N. Default: a CUDA GPU "
+        "when there is one, else the CPU.",
+    )
     system_prompt: str = Field(
         default="You are the support assistant of Northwind Outfitters. "
         "Answer briefly, accurately and politely.",

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 from sqlmodel import select
 
 from feedback import activate, active_model_version, register_model_version
@@ -116,6 +117,17 @@ def test_a_bad_setting_is_a_clear_error_not_a_traceback(tmp_path):
     result = tuneloop("db", "info", cwd=tmp_path)
     assert result.returncode != 0
     assert "top_p" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA GPU")
+def test_serving_on_a_gpu_the_machine_lacks_is_a_clear_error(tmp_path, tiny_model_dir):
+    data = tmp_path / "data"
+    store_serving(data, tiny_model_dir, "only")
+    env = {"TUNELOOP_DATA_DIR": str(data), "TUNELOOP_BOT__DEVICE": "cuda"}
+    result = tuneloop("serve", "--port", "0", cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    assert "sees no CUDA GPU: leave the device unset" in " ".join(result.stderr.split())
     assert "Traceback" not in result.stderr
 
 

@@ -77,7 +77,11 @@ def test_a_named_config_file_must_exist(monkeypatch):
 
 @pytest.mark.parametrize(
     ("toml", "problem"),
-    [("[bot]\ntemprature = 0.3\n", "temprature"), ("[bot]\ntop_p = 2\n", "top_p")],
+    [
+        ("[bot]\ntemprature = 0.3\n", "temprature"),
+        ("[bot]\ntop_p = 2\n", "top_p"),
+        ('[bot]\ndevice = "gpu"\n', "device"),
+    ],
 )
 def test_misspelled_or_out_of_range_settings_are_refused(tmp_path, toml, problem):
     (tmp_path / "tuneloop.toml").write_text(toml)

@@ -64,6 +64,7 @@ def serve(
     """Serve the bot: OpenAI-compatible API, every turn and rating logged to the store."""
     import uvicorn
 
+    from bot.engine import NoSuchDevice
     from bot.server import KEEP_ALIVE_SECONDS
     from tuneloop.serving import NoActiveModel, build_bot
 
@@ -73,7 +74,7 @@ def serve(
     try:
         require_current_schema(store.engine)
         app_, slot, logger = build_bot(settings, store)
-    except (SchemaOutOfDate, NoActiveModel) as exc:
+    except (SchemaOutOfDate, NoActiveModel, NoSuchDevice) as exc:
         fail(exc)
     slot.watch()
     console.print(f"serving {slot.engine.name} on http://{host}:{port}/v1")
