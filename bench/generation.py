@@ -72,7 +72,7 @@ def ask_raw(model, tokenizer, question: str, max_new_tokens: int) -> Answer:
     messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": question}]
     inputs = tokenizer.apply_chat_template(
         messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
-    )
+    ).to(model.device)
     with torch.inference_mode():
         output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
     new_tokens = output[0, inputs["input_ids"].shape[1] :]
@@ -123,6 +123,7 @@ def measure(label: str, path: Path, prompts: list[str], max_new_tokens: int) -> 
     engine = Engine.load(path, system_prompt=SYSTEM, context_tokens=CONTEXT_TOKENS)
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
+    model.to(engine.device)  # side by side on one device: the engine's (a GPU when there is one)
     check_same_prompts(engine, tokenizer, prompts)
     sampling = Sampling(temperature=0, max_new_tokens=max_new_tokens)
     ask_engine(engine, "Hello", sampling)  # warm-up: first-call allocations, lazy imports
