@@ -61,7 +61,8 @@ def test_the_saved_directory_scores_a_chat_as_the_gguf_load_does(smollm2, smollm
     assert prompt.token_ids == expected.token_ids
     ids = torch.tensor([prompt.token_ids])
     with torch.inference_mode():
-        saved, gguf = engine.model(ids).logits, smollm2.gguf_model(ids).logits
+        saved = engine.model(ids.to(engine.device)).logits.cpu()
+        gguf = smollm2.gguf_model(ids).logits
     assert torch.allclose(saved, gguf)
     answer = engine.generate(prompt, Sampling(temperature=0, max_new_tokens=4))
     assert answer.completion_tokens > 0 and answer.text

@@ -56,7 +56,7 @@ def test_a_lora_adapter_is_trained_and_served_by_the_engine(tiny_model_dir, topi
     plain = Engine.load(merged, system_prompt=SYSTEM_PROMPT, context_tokens=256)
     prompt = engine.prompt([{"role": "user", "content": topics[0].questions[0]}])
     with torch.no_grad():
-        ids = torch.tensor([prompt.token_ids])
+        ids = torch.tensor([prompt.token_ids], device=engine.device)
         assert torch.allclose(engine.model(ids).logits, plain.model(ids).logits, atol=1e-4)
     assert not (tmp_path / ".merged.partial").exists()
 

@@ -102,7 +102,7 @@ def test_a_lora_adapter_is_trained_served_and_trained_again(tmp_path, tiny_model
     prompt = engine.prompt([{"role": "user", "content": "Where are your stores?"}])
     assert type(engine.model).__name__ == "PeftModelForCausalLM"
     with torch.inference_mode():  # the adapter changes what the model computes
-        ids = torch.tensor([prompt.token_ids])
+        ids = torch.tensor([prompt.token_ids], device=engine.device)
         assert not torch.allclose(engine.model(ids).logits, base.model(ids).logits)
     assert engine.generate(prompt, Sampling(seed=0, max_new_tokens=4)).completion_tokens >= 1
 
