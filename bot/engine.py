@@ -47,7 +47,8 @@ class NoSuchDevice(RuntimeError):
     """A model was asked to answer on a CUDA GPU this machine does not have."""
 
 
-def _checked(device: str | torch.device) -> torch.device:
+def checked_device(device: str | torch.device) -> torch.device:
+    """`device`, if this machine has it (else `NoSuchDevice`, saying what to do)."""
     device = torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise NoSuchDevice(
@@ -172,7 +173,7 @@ class Engine:
     ) -> "Engine":
         """Load through `from_pretrained`, as any Hugging Face causal LM directory or hub id,
         onto `device` (default: `serving_device()`)."""
-        device = _checked(device or serving_device())
+        device = checked_device(device or serving_device())
         tokenizer = AutoTokenizer.from_pretrained(path)
         model = load_causal_lm(path)
         if adapter is not None:

@@ -121,11 +121,12 @@ def test_a_bad_setting_is_a_clear_error_not_a_traceback(tmp_path):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA GPU")
-def test_serving_on_a_gpu_the_machine_lacks_is_a_clear_error(tmp_path, tiny_model_dir):
+@pytest.mark.parametrize("command", [("serve", "--port", "0"), ("demo", "--days", "2")])
+def test_serving_on_a_gpu_the_machine_lacks_is_a_clear_error(tmp_path, tiny_model_dir, command):
     data = tmp_path / "data"
     store_serving(data, tiny_model_dir, "only")
     env = {"TUNELOOP_DATA_DIR": str(data), "TUNELOOP_BOT__DEVICE": "cuda"}
-    result = tuneloop("serve", "--port", "0", cwd=tmp_path, env=env)
+    result = tuneloop(*command, cwd=tmp_path, env=env)
     assert result.returncode == 2
     assert "sees no CUDA GPU: leave the device unset" in " ".join(result.stderr.split())
     assert "Traceback" not in result.stderr

@@ -154,6 +154,7 @@ def demo(
     """The main job on embedded defaults: demo model, bot, simulated users, nightly retraining.
     The serving guard is on, unless --no-guard or --unsafe-no-gates; with
     --inject-bad-candidate, candidates are tried as canaries on half of the conversations."""
+    from bot.engine import NoSuchDevice, checked_device
     from bot.server import BackgroundServer
     from feedback import active_model_version
     from tuneloop.serving import build_bot
@@ -168,6 +169,11 @@ def demo(
     if base is not None:
         fill_base_defaults(settings)
     match_batch_to_users(settings, concurrency)
+    if settings.bot.device:  # before minutes of building a model, not after
+        try:
+            checked_device(settings.bot.device)
+        except NoSuchDevice as exc:
+            fail(exc)
     settings.bot.guard = guard and not unsafe_no_gates
     # Three nights show learning only if each night's candidate serves the next day: without
     # an injected candidate to catch, candidates are promoted at once (and watched).
