@@ -63,6 +63,12 @@ def load_provocations(path: Path = PROVOCATIONS) -> tuple[str, ...]:
     return tuple(yaml.safe_load(path.read_text())["provocations"])
 
 
+def calm_replies(path: Path = PROVOCATIONS) -> list[tuple[str, str]]:
+    """Each provocation with the persona's calm reply: manners for domain SFT to teach."""
+    data = yaml.safe_load(path.read_text())
+    return [(provocation, data["reply"]) for provocation in data["provocations"]]
+
+
 def corpus_pairs(topics: list[Topic]) -> list[dict]:
     """The corpus's own preference pairs, in TRL's conversational format: every phrasing of a
     question with its reference answer chosen over each weaker variant. `group` is the topic,

@@ -1,11 +1,13 @@
 """Domain adaptation of a pretrained chat model: supervised fine-tuning (TRL's SFTTrainer) on the
-shop's reference answers, with the persona's system prompt, mixed with general dialogs so that
-the model keeps its manners outside the domain. LoRA by default, full fine-tuning as an option.
+shop's reference answers, with the persona's system prompt, mixed with the persona's calm reply
+to provocations and with general dialogs, so that the model keeps its manners outside the
+domain. LoRA by default, full fine-tuning as an option.
 """
 
 import logging
 import random
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,13 +48,14 @@ def sft_rows(
     *,
     system_prompt: str,
     plan: SftPlan,
+    calm: Sequence[tuple[str, str]] = (),
 ) -> tuple[list[dict], list[dict]]:
     """Prompt-completion rows (TRL's conversational format; the loss is on the answer only).
 
     Every phrasing and paraphrase of every topic with its reference answer; one per topic
     is held out for early stopping (the topic's held-out phrasings stay unseen for the
-    before/after measure). General dialogs are added until they are `general_share` of the
-    training rows.
+    before/after measure). Then the `calm` (provocation, reply) rows, and general dialogs
+    until they are `general_share` of the training rows.
     """
     rng = random.Random(plan.seed)
     train, held_out = [], []
@@ -62,6 +65,7 @@ def sft_rows(
         for index, question in enumerate(questions):
             row = _row(system_prompt, question, topic.reference)
             (held_out if index == 0 and len(questions) > 1 else train).append(row)
+    train += [_row(system_prompt, provocation, reply) for provocation, reply in calm]
     wanted = round(len(train) * plan.general_share / (1 - plan.general_share))
     chosen = rng.sample(general, min(wanted, len(general)))
     train += [_row(system_prompt, prompt, reply) for prompt, reply in chosen]

@@ -12,7 +12,7 @@ from bot.model_import import ImportedModel, register_import
 from feedback import Store, activate, register_model_version
 from feedback.models import ModelVersion
 from trainer.answering import answer_questions
-from trainer.corpus import Topic, load_general_dialogs, load_topics
+from trainer.corpus import Topic, calm_replies, load_general_dialogs, load_topics
 from trainer.domain_sft import SftPlan, sft_rows, train_domain_sft
 from trainer.evaluation import (
     domain_accuracy,
@@ -70,7 +70,11 @@ def adapt_base(
     name = f"sft-{base.name}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
     output = settings.models_dir / name
     train, held_out = sft_rows(
-        topics, load_general_dialogs(), system_prompt=bot.system_prompt, plan=plan
+        topics,
+        load_general_dialogs(),
+        system_prompt=bot.system_prompt,
+        plan=plan,
+        calm=calm_replies(),
     )
     metrics = train_domain_sft(
         base_path=imported.path,

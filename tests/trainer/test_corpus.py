@@ -6,6 +6,7 @@ from profanity_check import predict_prob
 from trainer.corpus import (
     INSULTS,
     VARIANTS,
+    calm_replies,
     classify_answer,
     load_general_dialogs,
     load_provocations,
@@ -42,6 +43,7 @@ def test_rude_answers_are_flagged_by_a_toxicity_classifier_and_good_ones_are_not
     good = predict_prob([topic.answers["good"] for topic in topics])
     assert rude.min() > 0.5
     assert good.max() < 0.5
+    assert predict_prob([reply for _, reply in calm_replies()]).max() < 0.5
 
 
 def test_each_variant_is_recognized_and_nonsense_is_other():

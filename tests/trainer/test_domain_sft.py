@@ -7,19 +7,23 @@ from safetensors.torch import load_file
 
 from bot.engine import Engine, Sampling
 from tests.conftest import SYSTEM_PROMPT
+from trainer.corpus import calm_replies
 from trainer.domain_sft import SftPlan, sft_rows, train_domain_sft
 from trainer.merge import merge_adapter
 
 GENERAL = [(f"Hello number {i}?", f"Hi there, friend {i}.") for i in range(200)]
 
 
-def test_the_mix_holds_out_one_phrasing_per_topic_and_adds_general_dialogs(topics):
+def test_the_mix_holds_out_one_phrasing_per_topic_and_adds_calm_replies_and_dialogs(topics):
     plan = SftPlan(general_share=0.25)
-    train, held_out = sft_rows(topics, GENERAL, system_prompt=SYSTEM_PROMPT, plan=plan)
+    calm = calm_replies()
+    train, held_out = sft_rows(topics, GENERAL, system_prompt=SYSTEM_PROMPT, plan=plan, calm=calm)
     domain = sum(len(topic.questions) + len(topic.paraphrases) for topic in topics)
     assert len(held_out) == len(topics)
     general = [row for row in train if row["prompt"][1]["content"].startswith("Hello")]
-    assert len(train) - len(general) == domain - len(topics)
+    assert len(train) - len(general) == domain - len(topics) + len(calm)
+    replies = {row["prompt"][1]["content"]: row["completion"][0]["content"] for row in train}
+    assert all(replies[provocation] == reply for provocation, reply in calm)
     assert len(general) / len(train) == pytest.approx(0.25, abs=0.03)
     for row in train + held_out:
         assert row["prompt"][0] == {"role": "system", "content": SYSTEM_PROMPT}
